@@ -1,0 +1,257 @@
+"""The Chroma adapter of the CardIndex port: embedded (PersistentClient) or a server (HttpClient)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+
+from rag.cards import Card, CardState
+from rag.centering import LanguageCentroids
+from rag.errors import ErrorCode, VerityError
+from rag.ports import CardVersion, IndexRecord, Scope, StoredHit, TrustFilter, Vectors
+from rag.settings import Settings
+from rag.trust import until_epoch
+from rag.types import CardFacts, RecordKind
+
+PUBLIC_GROUP = "*"  # stored in `groups` of cards everyone may see; no real group can be named "*"
+SCHEMA_VERSION = 1
+CENTROID_SAMPLE = 50_000  # records read to estimate language centroids
+CENTROID_PAGE = 5_000
+# Every key is always written (no optional keys), so a metadata update can never leave a stale key behind.
+MetadataValue = str | int | float | bool | list[str]
+
+
+def build_client(settings: Settings) -> ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl, settings=chroma_settings
+            )
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except VerityError:
+        raise
+    except Exception as exc:  # chromadb raises plain exceptions for connection problems
+        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_path)
+        raise VerityError(ErrorCode.STORE_UNAVAILABLE, f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def card_metadata(card: Card, version: CardVersion, kind: RecordKind, position: int) -> dict[str, MetadataValue]:
+    return {
+        "card_id": card.id,
+        "title": card.title,
+        "collection": card.collection,
+        "url": card.url or "",
+        "owner": card.owner or "",
+        "verifier": card.verifier or "",
+        "state": card.state.value,
+        "verified_at": int(card.verified_at.timestamp()) if card.verified_at else 0,
+        "verified_until": until_epoch(card.state, card.verified_at, card.verified_until),
+        "language": card.language or "",
+        "internal_only": card.internal_only,
+        "groups": list(card.groups) or [PUBLIC_GROUP],
+        "tags": ",".join(card.tags),
+        "content_hash": version.content_hash,
+        "meta_hash": version.meta_hash,
+        "kind": kind.value,
+        "position": position,
+    }
+
+
+def facts_from_metadata(meta: Mapping[str, Any]) -> CardFacts:
+    groups = tuple(g for g in cast(list[str], meta["groups"]) if g != PUBLIC_GROUP)
+    verified_at = int(meta["verified_at"])
+    return CardFacts(
+        card_id=str(meta["card_id"]),
+        title=str(meta["title"]),
+        collection=str(meta["collection"]),
+        url=str(meta["url"]) or None,
+        owner=str(meta["owner"]) or None,
+        verifier=str(meta["verifier"]) or None,
+        state=CardState(str(meta["state"])),
+        verified_at=datetime.fromtimestamp(verified_at, UTC) if verified_at > 0 else None,
+        verified_until_epoch=int(meta["verified_until"]),
+        language=str(meta["language"]) or None,
+        internal_only=bool(meta["internal_only"]),
+        groups=groups,
+        content_hash=str(meta["content_hash"]),
+        meta_hash=str(meta["meta_hash"]),
+    )
+
+
+def scope_filter(scope: Scope) -> dict[str, Any]:
+    """Translate a Scope into Chroma's `where`: visibility and trust are enforced by the store query."""
+    visible = [{"groups": {"$contains": PUBLIC_GROUP}}] + [
+        {"groups": {"$contains": group}} for group in sorted(scope.asker.groups)
+    ]
+    clauses: list[dict[str, Any]] = [visible[0] if len(visible) == 1 else {"$or": visible}]
+    if scope.kind is not None:
+        clauses.append({"kind": scope.kind.value})
+    if scope.trust is TrustFilter.TRUSTED:
+        clauses += [{"state": CardState.VERIFIED.value}, {"verified_until": {"$gt": scope.now_epoch}}]
+    elif scope.trust is TrustFilter.UNTRUSTED:
+        clauses.append({"$or": [{"state": CardState.UNVERIFIED.value}, {"verified_until": {"$lte": scope.now_epoch}}]})
+    if scope.card_ids is not None:
+        clauses.append({"card_id": {"$in": list(scope.card_ids)}})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class ChromaCardIndex:
+    def __init__(
+        self, client: ClientAPI, name: str, embedder_name: str, dim: int, centroid_ttl_s: float = 10.0
+    ) -> None:
+        self._client = client
+        self._collection = self._open(name, embedder_name, dim)
+        self._centroid_ttl_s = centroid_ttl_s
+        self._centroids: tuple[float, int, LanguageCentroids] | None = None  # (checked at, count, table)
+        self._lock = threading.Lock()
+
+    def _open(self, name: str, embedder_name: str, dim: int) -> Collection:
+        wanted = {"embedder": embedder_name, "dim": dim, "schema_version": SCHEMA_VERSION}
+        try:
+            collection = self._client.get_or_create_collection(
+                name, metadata=wanted, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            )
+        except Exception as exc:
+            raise VerityError(ErrorCode.STORE_UNAVAILABLE, f"cannot open collection {name!r}: {exc}") from exc
+        found = dict(collection.metadata or {})
+        if found.get("embedder") != embedder_name or found.get("dim") != dim:
+            raise VerityError(
+                ErrorCode.EMBEDDER_MISMATCH,
+                f"collection {name!r} holds vectors of embedder {found.get('embedder')!r} "
+                f"(dim {found.get('dim')}), but Verity is configured with {embedder_name!r} (dim {dim}); "
+                "vectors of different embedders never share a collection: set VERITY_COLLECTION to a new name "
+                "and re-ingest, or configure the original embedder",
+            )
+        if found.get("schema_version") != SCHEMA_VERSION:
+            raise VerityError(
+                ErrorCode.CONFIGURATION,
+                f"collection {name!r} has schema version {found.get('schema_version')}, expected {SCHEMA_VERSION}",
+            )
+        return collection
+
+    def ping(self) -> None:
+        try:
+            self._client.heartbeat()
+        except Exception as exc:
+            raise VerityError(ErrorCode.STORE_UNAVAILABLE, "the Chroma store does not answer") from exc
+
+    def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
+        if not card_ids:
+            return {}
+        where: Any = {"$and": [{"card_id": {"$in": list(card_ids)}}, {"position": 0}, {"kind": RecordKind.CHUNK.value}]}
+        got = self._collection.get(where=where, include=["metadatas"])
+        versions: dict[str, CardVersion] = {}
+        for meta in got["metadatas"] or []:
+            versions[str(meta["card_id"])] = CardVersion(str(meta["content_hash"]), str(meta["meta_hash"]))
+        return versions
+
+    def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
+        if len(records) != len(vectors):
+            raise ValueError("one vector per record")
+        if records:
+            self._collection.upsert(
+                ids=[r.record_id for r in records],
+                embeddings=vectors,
+                documents=[r.document for r in records],
+                metadatas=[card_metadata(card, version, r.kind, r.position) for r in records],  # type: ignore[misc]
+            )
+        stale: Any = {"$and": [{"card_id": card.id}, {"content_hash": {"$ne": version.content_hash}}]}
+        self._collection.delete(where=stale)
+
+    def update_card_facts(self, card: Card, version: CardVersion) -> None:
+        got = self._collection.get(where={"card_id": card.id}, include=["metadatas"])
+        if not got["ids"]:
+            return
+        metadatas = [
+            card_metadata(card, version, RecordKind(str(m["kind"])), int(cast(int, m["position"])))
+            for m in got["metadatas"] or []
+        ]
+        self._collection.update(ids=got["ids"], metadatas=metadatas)  # type: ignore[arg-type]
+
+    def delete_card(self, card_id: str) -> None:
+        self._collection.delete(where={"card_id": card_id})
+
+    def invalidate_centroids(self) -> None:
+        with self._lock:
+            self._centroids = None
+
+    def language_centroids(self) -> LanguageCentroids:
+        """Recomputed when the record count changed, checked at most every `centroid_ttl_s` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._centroids
+        if cached is not None and now - cached[0] < self._centroid_ttl_s:
+            return cached[2]
+        count = self.count()
+        if cached is not None and cached[1] == count:
+            with self._lock:
+                self._centroids = (now, count, cached[2])
+            return cached[2]
+        table = self._compute_centroids()
+        with self._lock:
+            self._centroids = (now, count, table)
+        return table
+
+    def _compute_centroids(self) -> LanguageCentroids:
+        sums: dict[str, Vectors] = {}
+        counts: dict[str, int] = {}
+        offset = 0
+        while offset < CENTROID_SAMPLE:
+            with_language: Any = {"language": {"$ne": ""}}
+            page = self._collection.get(
+                where=with_language,
+                include=["embeddings", "metadatas"],
+                limit=min(CENTROID_PAGE, CENTROID_SAMPLE - offset),
+                offset=offset,
+            )
+            vectors = page["embeddings"]
+            metadatas = page["metadatas"] or []
+            if vectors is None or not len(metadatas):
+                break
+            for meta, vector in zip(metadatas, vectors, strict=True):
+                lang = str(meta["language"])
+                sums[lang] = sums.get(lang, 0) + np.asarray(vector, dtype=np.float32)
+                counts[lang] = counts.get(lang, 0) + 1
+            offset += len(metadatas)
+        return LanguageCentroids.from_sums(sums, counts)
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
+        try:
+            result = self._collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=n_results,
+                where=scope_filter(scope),
+                include=["documents", "metadatas", "distances", "embeddings"],
+            )
+        except Exception as exc:
+            raise VerityError(ErrorCode.STORE_UNAVAILABLE, "the Chroma query failed") from exc
+        ids = result["ids"][0]
+        documents = (result["documents"] or [[]])[0]
+        metadatas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        vectors = result["embeddings"][0] if result["embeddings"] is not None else [None] * len(ids)
+        return [
+            StoredHit(
+                record_id=rid,
+                kind=RecordKind(str(meta["kind"])),
+                document=str(doc),
+                score=1.0 - float(dist),
+                facts=facts_from_metadata(meta),
+                vector=np.asarray(vec, dtype=np.float32),
+            )
+            for rid, doc, meta, dist, vec in zip(ids, documents, metadatas, distances, vectors, strict=True)
+        ]

@@ -1,0 +1,71 @@
+"""From store hits to Evidence: the trust of every hit is decided again here, at query time.
+
+The store query already filters by visibility and trust; this second look is defence in depth, so a
+store or filter bug can never put an untrusted or invisible card into an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from rag.centering import LanguageCentroids, PreparedQuery
+from rag.ports import StoredHit
+from rag.trust import TrustStatus, trust_status
+from rag.types import Asker, CardFacts, Evidence
+
+
+def visible_to(facts: CardFacts, asker: Asker) -> bool:
+    return not facts.groups or bool(asker.groups.intersection(facts.groups))
+
+
+def to_evidence(
+    hits: Sequence[StoredHit], asker: Asker, now: datetime, centroids: LanguageCentroids, query: PreparedQuery
+) -> list[Evidence]:
+    """Visible hits, re-scored by language-centred cosine, with their trust at `now`."""
+    visible = [hit for hit in hits if visible_to(hit.facts, asker)]
+    if not visible:
+        return []
+    centred = centroids.centre(np.stack([h.vector for h in visible]), [h.facts.language for h in visible])
+    scores = centred @ query.centred
+    return [
+        Evidence(
+            record_id=hit.record_id,
+            kind=hit.kind,
+            text=hit.document,
+            score=float(score),
+            facts=hit.facts,
+            trust=trust_status(hit.facts.state, hit.facts.verified_until_epoch, now),
+        )
+        for hit, score in zip(visible, scores, strict=True)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CardEvidence:
+    """All evidence of one card, best first; the card's score is its best record's."""
+
+    facts: CardFacts
+    trust: TrustStatus
+    score: float
+    evidence: tuple[Evidence, ...]
+
+
+def group_by_card(evidence: Iterable[Evidence], limit: int) -> list[CardEvidence]:
+    grouped: dict[str, list[Evidence]] = {}
+    for item in sorted(evidence, key=lambda e: e.score, reverse=True):
+        grouped.setdefault(item.facts.card_id, []).append(item)
+    cards = [
+        CardEvidence(facts=items[0].facts, trust=items[0].trust, score=items[0].score, evidence=tuple(items))
+        for items in grouped.values()
+    ]
+    return cards[:limit]
+
+
+def chunk_body(chunk_text: str, title: str) -> str:
+    """A chunk without the title line the chunker put in front of it."""
+    head, sep, rest = chunk_text.partition("\n\n")
+    return rest if sep and title.startswith(head.rstrip("…")) else chunk_text

