@@ -1,0 +1,1 @@
+"""Interfaces to Verity: the FastAPI app (HTTP) and the `verity` command line."""

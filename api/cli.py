@@ -1,0 +1,172 @@
+"""`verity`: ingest, ask, search, serve, settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from api.schemas import AskPublic, SearchPublic
+from rag.errors import VerityError
+from rag.settings import Settings
+from rag.types import Asker
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.chunking import Chunker
+    from ingest.pipeline import Ingestor
+    from ingest.sources import read_source
+    from rag.embedders import build_embedder
+    from rag.factory import open_index
+
+    settings = _settings()
+    embedder = build_embedder(settings)
+    index = open_index(settings, embedder)
+    ingestor = Ingestor(
+        index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap), settings.embed_batch_size
+    )
+    report = ingestor.run(read_source(Path(args.path)))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **report.counts(),
+                    "records_embedded": report.records_embedded,
+                    "seconds": round(report.seconds, 3),
+                    "failures": [
+                        {"path": f.location.path, "line": f.location.line, "card_id": f.card_id, "message": f.message}
+                        for f in report.failed
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        counts = report.counts()
+        print(f"{'added':>10} {'updated':>8} {'unchanged':>10} {'failed':>7}   records embedded   seconds")
+        print(
+            f"{counts['added']:>10} {counts['updated']:>8} {counts['unchanged']:>10} {counts['failed']:>7}"
+            f"   {report.records_embedded:>16}   {report.seconds:>7.1f}"
+        )
+        for failure in report.failed:
+            print(f"FAILED {failure}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _format_date(value: object) -> str:
+    return value.date().isoformat() if isinstance(value, datetime) else "never"
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.factory import build_runtime
+
+    runtime = build_runtime(_settings())
+    result = AskPublic.of(runtime.verity.ask(args.question, Asker(groups=frozenset(args.group)), args.top_k))
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return 0
+    if result.answer:
+        print(result.answer)
+        print()
+        for c in result.citations:
+            until = _format_date(c.verified_until) if c.verified_until else "no expiry"
+            print(f"[{c.marker}] {c.title} ({c.card_id})")
+            print(f"    verified by {c.verifier} on {_format_date(c.verified_at)}, valid until {until}")
+            if c.url:
+                print(f"    {c.url}")
+    elif result.refusal:
+        print(f"Refused ({result.refusal.reason.value}): {result.refusal.message}")
+        for cand in result.refusal.candidates:
+            print(f"  - {cand.title} ({cand.card_id}): {cand.status.value}; ask {cand.verifier or cand.owner}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from rag.factory import build_runtime
+
+    runtime = build_runtime(_settings())
+    result = SearchPublic.of(runtime.verity.search(args.query, Asker(groups=frozenset(args.group)), args.top_k))
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return 0
+    for rank, hit in enumerate(result.results, start=1):
+        print(f"{rank:>2}. {hit.score:.3f}  [{hit.trust.status.value:>10}]  {hit.title} ({hit.card_id})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    return 0
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from the Settings fields (a test keeps the README in step)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = default.value if hasattr(default, "value") else default
+        lines.append(f"| `VERITY_{name.upper()}` | `{shown}` | {field.description} |")
+    return "\n".join(lines)
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    print(settings_table())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="verity", description="Answers only from verified cards.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="read cards from a folder, .md or .jsonl and index them")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    for name, func, what in (("ask", cmd_ask, "question"), ("search", cmd_search, "query")):
+        p = sub.add_parser(name, help=f"{name} the knowledge base")
+        p.add_argument(what)
+        p.add_argument("--json", action="store_true", help="print the API's JSON")
+        p.add_argument("--group", action="append", default=[], help="a group of the asker (repeatable)")
+        p.add_argument("--top-k", type=int, default=None)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("settings", help="print the settings table (Markdown)")
+    p.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except VerityError as exc:
+        print(f"verity: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""One handler answers every error as RFC 9457 application/problem+json; no traceback ever leaks."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.errors import ErrorCode, VerityError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("verity.api")
+
+STATUS_OF = {
+    ErrorCode.INVALID_REQUEST: 422,
+    ErrorCode.INVALID_CARD: 422,
+    ErrorCode.SOURCE_NOT_FOUND: 404,
+    ErrorCode.EMBEDDER_MISMATCH: 503,
+    ErrorCode.STORE_UNAVAILABLE: 503,
+    ErrorCode.CONFIGURATION: 500,
+}
+
+
+def problem(status: int, code: str, detail: str, instance: str, **extra: object) -> JSONResponse:
+    body: dict[str, object] = {
+        "type": f"https://verity.example/problems/{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+    }
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+async def _verity_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VerityError)
+    status = STATUS_OF.get(exc.code, 500)
+    if status >= 500:
+        log.error("request failed: %s", exc)
+    return problem(status, exc.code.value, exc.message, request.url.path)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"location": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors) or "invalid request"
+    return problem(422, ErrorCode.INVALID_REQUEST.value, detail, request.url.path, errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = "not_found" if exc.status_code == 404 else "http_error"
+    return problem(exc.status_code, code, str(exc.detail), request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path)
+    return problem(500, "internal", "an unexpected error happened; it has been logged", request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(VerityError, _verity_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

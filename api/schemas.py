@@ -1,0 +1,183 @@
+"""Request and response schemas, one per direction, and their conversion from core types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from rag.cards import GROUP_PATTERN
+from rag.trust import TrustStatus, epoch_to_datetime
+from rag.types import AskResult, Candidate, Citation, RefusalReason, SearchResult
+
+Group = Annotated[str, StringConstraints(pattern=GROUP_PATTERN)]
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[str, Field(min_length=1, description="The question, in any language.")]
+    groups: Annotated[
+        list[Group], Field(max_length=50, description="Groups of the asker (from a trusted gateway).")
+    ] = []
+    top_k: Annotated[int, Field(ge=1, le=50, description="Cards to retrieve (default from settings).")] | None = None
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, Field(min_length=1, description="Search text, in any language.")]
+    groups: Annotated[list[Group], Field(max_length=50)] = []
+    top_k: Annotated[int, Field(ge=1, le=50)] | None = None
+
+
+class CitationPublic(BaseModel):
+    marker: int
+    card_id: str
+    title: str
+    url: str | None
+    collection: str
+    verifier: str | None
+    verified_at: datetime | None
+    verified_until: datetime | None = Field(description="null: the card does not expire.")
+    snippet: str = Field(description="The card's words quoted in the answer.")
+    score: float
+    internal_only: bool = Field(description="Internal note: never quote it to a customer.")
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationPublic:
+        return cls(
+            marker=c.marker,
+            card_id=c.card_id,
+            title=c.title,
+            url=c.url,
+            collection=c.collection,
+            verifier=c.verifier,
+            verified_at=c.verified_at,
+            verified_until=c.verified_until,
+            snippet=c.snippet,
+            score=c.score,
+            internal_only=c.internal_only,
+        )
+
+
+class CandidatePublic(BaseModel):
+    card_id: str
+    title: str
+    status: TrustStatus
+    owner: str | None
+    verifier: str | None
+    verified_at: datetime | None
+    verified_until: datetime | None
+    url: str | None
+    score: float
+
+    @classmethod
+    def of(cls, c: Candidate) -> CandidatePublic:
+        return cls(
+            card_id=c.card_id,
+            title=c.title,
+            status=c.status,
+            owner=c.owner,
+            verifier=c.verifier,
+            verified_at=c.verified_at,
+            verified_until=c.verified_until,
+            url=c.url,
+            score=c.score,
+        )
+
+
+class RefusalPublic(BaseModel):
+    reason: RefusalReason
+    message: str
+    candidates: list[CandidatePublic] = Field(description="Unverified or expired cards that looked relevant.")
+
+
+class AskPublic(BaseModel):
+    outcome: Literal["answered", "refused"]
+    question: str
+    answer: str | None = Field(description="Sentences quoted from verified cards, each followed by [n].")
+    citations: list[CitationPublic]
+    refusal: RefusalPublic | None
+    as_of: datetime = Field(description="The instant the verification gate was evaluated at.")
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, result: AskResult) -> AskPublic:
+        refusal = result.refusal
+        return cls(
+            outcome="answered" if result.answer else "refused",
+            question=result.question,
+            answer=result.answer.text if result.answer else None,
+            citations=[CitationPublic.of(c) for c in result.answer.citations] if result.answer else [],
+            refusal=RefusalPublic(
+                reason=refusal.reason,
+                message=refusal.message,
+                candidates=[CandidatePublic.of(c) for c in refusal.candidates],
+            )
+            if refusal
+            else None,
+            as_of=result.as_of,
+            timings_ms={k: round(v, 2) for k, v in result.timings_ms.items()},
+        )
+
+
+class TrustPublic(BaseModel):
+    status: TrustStatus
+    owner: str | None
+    verifier: str | None
+    verified_at: datetime | None
+    verified_until: datetime | None
+
+
+class SearchHitPublic(BaseModel):
+    card_id: str
+    title: str
+    collection: str
+    url: str | None
+    language: str | None
+    score: float
+    trust: TrustPublic
+    internal_only: bool
+    snippet: str | None = Field(description="Only for cards verified now; null for unverified or expired cards.")
+
+
+class SearchPublic(BaseModel):
+    query: str
+    as_of: datetime
+    results: list[SearchHitPublic]
+
+    @classmethod
+    def of(cls, result: SearchResult) -> SearchPublic:
+        return cls(
+            query=result.query,
+            as_of=result.as_of,
+            results=[
+                SearchHitPublic(
+                    card_id=h.facts.card_id,
+                    title=h.facts.title,
+                    collection=h.facts.collection,
+                    url=h.facts.url,
+                    language=h.facts.language,
+                    score=h.score,
+                    trust=TrustPublic(
+                        status=h.trust,
+                        owner=h.facts.owner,
+                        verifier=h.facts.verifier,
+                        verified_at=h.facts.verified_at,
+                        verified_until=epoch_to_datetime(h.facts.verified_until_epoch),
+                    ),
+                    internal_only=h.facts.internal_only,
+                    snippet=h.snippet,
+                )
+                for h in result.hits
+            ],
+        )
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+    embedder: str
+    store: Literal["embedded", "server"]
+    answerer: str

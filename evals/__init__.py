@@ -1,0 +1,1 @@
+"""Offline answer-quality evaluation: golden sets, runner, metrics."""

@@ -1,0 +1,141 @@
+"""The golden question set: load it, run it through Verity at its fixed instant, score the verdicts.
+
+Scoring functions are pure; `run_golden` is the only part that touches a Verity.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from rag.clock import FixedClock
+from rag.service import Verity
+from rag.types import Asker
+
+Outcome = Literal["answer", "no_evidence", "only_unverified", "only_expired"]
+DEFAULT_GOLDEN = Path(__file__).parent / "datasets" / "golden.jsonl"
+
+
+class GoldenQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    question: str
+    language: str
+    groups: list[str] = []
+    expected_card_ids: list[str]
+    expected_outcome: Outcome
+    reference_answer: str = ""
+    cross_language: bool = False
+    as_of: datetime
+
+
+def load_golden(path: Path = DEFAULT_GOLDEN) -> list[GoldenQuestion]:
+    return [
+        GoldenQuestion.model_validate(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    question: GoldenQuestion
+    outcome: Outcome
+    cited: tuple[str, ...]  # cards cited in an answer
+    candidates: tuple[str, ...]  # cards named in a refusal
+    top_score: float | None
+    latency_ms: float
+
+    @property
+    def should_refuse(self) -> bool:
+        return self.question.expected_outcome != "answer"
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome != "answer"
+
+    @property
+    def cites_expected(self) -> bool:
+        return bool(set(self.cited) & set(self.question.expected_card_ids))
+
+    @property
+    def correct(self) -> bool:
+        if self.question.expected_outcome == "answer":
+            return self.outcome == "answer" and self.cites_expected
+        return self.outcome == self.question.expected_outcome
+
+
+def run_golden(verity: Verity, clock: FixedClock, questions: Sequence[GoldenQuestion]) -> list[Verdict]:
+    verdicts = []
+    for q in questions:
+        clock.set(q.as_of)
+        result = verity.ask(q.question, Asker(groups=frozenset(q.groups)))
+        if result.answer is not None:
+            cited = tuple(c.card_id for c in result.answer.citations)
+            verdict = Verdict(q, "answer", cited, (), max(c.score for c in result.answer.citations), 0.0)
+        else:
+            assert result.refusal is not None
+            verdict = Verdict(
+                q,
+                result.refusal.reason.value,
+                (),
+                tuple(c.card_id for c in result.refusal.candidates),
+                None,
+                0.0,
+            )
+        verdicts.append(
+            Verdict(
+                verdict.question,
+                verdict.outcome,
+                verdict.cited,
+                verdict.candidates,
+                verdict.top_score,
+                result.timings_ms.get("total_ms", 0.0),
+            )
+        )
+    return verdicts
+
+
+def _share(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenSummary:
+    questions: int
+    answerable: int
+    expected_card_cited: float  # share of answerable questions answered citing an expected card
+    refusal_precision: float  # of the refused, how many should have been
+    refusal_recall: float  # of those that should be refused, how many were
+    refusal_reason_accuracy: float  # of the should-refuse questions, how many got exactly the expected reason
+    wrong_answers: int  # answered although a refusal was expected: the costly error
+    cross_language_correct: float  # share of cross-language answerable questions answered with an expected card
+    outcome_accuracy: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def summarize(verdicts: Sequence[Verdict]) -> GoldenSummary:
+    answerable = [v for v in verdicts if not v.should_refuse]
+    should_refuse = [v for v in verdicts if v.should_refuse]
+    refused = [v for v in verdicts if v.refused]
+    cross = [v for v in answerable if v.question.cross_language]
+    return GoldenSummary(
+        questions=len(verdicts),
+        answerable=len(answerable),
+        expected_card_cited=_share(sum(v.correct for v in answerable), len(answerable)),
+        refusal_precision=_share(sum(v.should_refuse for v in refused), len(refused)),
+        refusal_recall=_share(sum(v.refused for v in should_refuse), len(should_refuse)),
+        refusal_reason_accuracy=_share(sum(v.correct for v in should_refuse), len(should_refuse)),
+        wrong_answers=sum(not v.refused for v in should_refuse),
+        cross_language_correct=_share(sum(v.correct for v in cross), len(cross)),
+        outcome_accuracy=_share(sum(v.correct for v in verdicts), len(verdicts)),
+    )
