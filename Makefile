@@ -1,0 +1,55 @@
+# Verity: `make run` (install, ingest the sample knowledge base, serve on http://127.0.0.1:8000) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+SAMPLE_KB := ingest/sample_kb
+export ANONYMIZED_TELEMETRY := False
+# uv's default hard links make nltk (under llama-index) refuse its bundled data files.
+export UV_LINK_MODE := copy
+
+.PHONY: install run ingest-sample serve test test-unit test-integration lint lock bench calibrate clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(BIN)/.installed
+
+ingest-sample: install
+	$(BIN)/verity ingest $(SAMPLE_KB)
+
+serve: install
+	$(BIN)/verity serve
+
+run: ingest-sample serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit -q
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration -q
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m evals.bench
+
+calibrate: install
+	$(BIN)/python -m evals.calibrate
+
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .verity .pytest_cache .mypy_cache .ruff_cache
