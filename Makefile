@@ -43,7 +43,8 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python -m evals.bench
+	$(BIN)/python -m evals.bench ingest
+	$(BIN)/python -m evals.bench ask
 
 calibrate: install
 	$(BIN)/python -m evals.calibrate

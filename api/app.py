@@ -19,7 +19,9 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 def runtime_lifespan(build: Callable[[], Runtime], resolver: AskerResolver | None = None) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.runtime = build()
+        runtime = build()
+        runtime.index.language_centroids()  # computed now, so that the first question is not the slow one
+        app.state.runtime = runtime
         app.state.asker_resolver = resolver or TrustedGatewayResolver()
         yield
 

@@ -118,8 +118,8 @@ def settings_table() -> str:
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = default.value if hasattr(default, "value") else default
-        lines.append(f"| `VERITY_{name.upper()}` | `{shown}` | {field.description} |")
+        shown = "(unset)" if default is None else f"`{getattr(default, 'value', default)}`"
+        lines.append(f"| `VERITY_{name.upper()}` | {shown} | {field.description} |")
     return "\n".join(lines)
 
 

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path(".verity"), description="Folder of the embedded Chroma store.")
     collection: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}[a-zA-Z0-9]$")] = Field(
-        "verity", description="Base name of the Chroma collection; the embedder and its dimension are appended."
+        "verity", description="Chroma collection; it records its embedder and dimension, and refuses another."
     )
     chroma_host: str | None = Field(None, description="Chroma server host; when set, Verity uses HttpClient.")
     chroma_port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Chroma server port.")

