@@ -54,17 +54,21 @@ SourceItem = ParsedCard | CardFailure
 
 
 def read_source(path: Path) -> Iterator[SourceItem]:
-    """Cards of a Markdown file, a JSONL file, or a folder holding both (recursively, in name order)."""
+    """Cards of a Markdown, JSONL or Guru export file, or a folder of them (recursively, in name order)."""
     if not path.exists():
         raise VerityError(ErrorCode.SOURCE_NOT_FOUND, f"no such file or folder: {path}")
     if path.is_dir():
         yield from _read_folder(path)
+    elif path.name.lower().endswith((".guru.json", ".guru.jsonl")):
+        from ingest.guru import read_guru  # here, not at the top: ingest.guru imports this module
+
+        yield from read_guru(path)
     elif path.suffix.lower() in JSONL_SUFFIXES:
         yield from read_jsonl(path)
     elif path.suffix.lower() in MARKDOWN_SUFFIXES:
         yield read_markdown(path)
     else:
-        raise VerityError(ErrorCode.SOURCE_NOT_FOUND, f"{path}: expected a folder, a .md or a .jsonl file")
+        raise VerityError(ErrorCode.SOURCE_NOT_FOUND, f"{path}: expected a folder, a .md, .jsonl or .guru.json file")
 
 
 def _read_folder(root: Path) -> Iterator[SourceItem]:
@@ -74,7 +78,11 @@ def _read_folder(root: Path) -> Iterator[SourceItem]:
             continue
         folder_collection = "/".join(relative.parts[:-1]) or None
         suffix = file.suffix.lower()
-        if suffix in JSONL_SUFFIXES:
+        if file.name.lower().endswith((".guru.json", ".guru.jsonl")):
+            from ingest.guru import read_guru  # here, not at the top: ingest.guru imports this module
+
+            yield from read_guru(file)  # a Guru card names its own collection
+        elif suffix in JSONL_SUFFIXES:
             yield from read_jsonl(file, default_collection=folder_collection)
         elif suffix in MARKDOWN_SUFFIXES:
             yield read_markdown(file, default_collection=folder_collection)
