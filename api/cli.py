@@ -9,11 +9,15 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.schemas import AskPublic, SearchPublic
 from rag.errors import VerityError
 from rag.settings import Settings
 from rag.types import Asker
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestReport
 
 
 def _settings() -> Settings:
@@ -21,26 +25,40 @@ def _settings() -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from api.progress import BarProgress, LogProgress
     from ingest.chunking import Chunker
+    from ingest.estimate import estimate_cards
     from ingest.pipeline import Ingestor
     from ingest.sources import read_source
     from rag.embedders import build_embedder
     from rag.factory import open_index
 
     settings = _settings()
+    source = Path(args.path)
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
     ingestor = Ingestor(
         index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap), settings.embed_batch_size
     )
-    report = ingestor.run(read_source(Path(args.path)))
+    console = Console(stderr=True)
+    total = estimate_cards(source) if source.exists() else None
+    progress: BarProgress | LogProgress = (
+        BarProgress(total, console) if console.is_terminal and not args.json else LogProgress(total)
+    )
+    with progress:
+        report = ingestor.run(read_source(source), sync=args.sync, progress=progress)
     if args.json:
         print(
             json.dumps(
                 {
                     **report.counts(),
                     "records_embedded": report.records_embedded,
+                    "tokens_embedded": report.tokens_embedded,
                     "seconds": round(report.seconds, 3),
+                    "deleted_ids": report.deleted,
+                    "sync_skipped": report.sync_skipped,
                     "failures": [
                         {"path": f.location.path, "line": f.location.line, "card_id": f.card_id, "message": f.message}
                         for f in report.failed
@@ -51,15 +69,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             )
         )
     else:
-        counts = report.counts()
-        print(f"{'added':>10} {'updated':>8} {'unchanged':>10} {'failed':>7}   records embedded   seconds")
-        print(
-            f"{counts['added']:>10} {counts['updated']:>8} {counts['unchanged']:>10} {counts['failed']:>7}"
-            f"   {report.records_embedded:>16}   {report.seconds:>7.1f}"
-        )
+        print(summary_table(report))
         for failure in report.failed:
             print(f"FAILED {failure}", file=sys.stderr)
+        if report.sync_skipped:
+            print(f"SYNC HELD BACK: {report.sync_skipped}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def summary_table(report: IngestReport) -> str:
+    counts = report.counts()
+    head = ["added", "updated", "unchanged", "deleted", "failed", "tokens embedded", "seconds"]
+    row = [*(str(counts[k]) for k in head[:5]), f"{report.tokens_embedded:,}", f"{report.seconds:.1f}"]
+    widths = [max(len(h), len(v)) for h, v in zip(head, row, strict=True)]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)) for line in (head, row))
 
 
 def _format_date(value: object) -> str:
@@ -135,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="read cards from a folder, .md or .jsonl and index them")
     p.add_argument("path")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--sync", action="store_true", help="also delete indexed cards the source no longer has")
     p.set_defaults(func=cmd_ingest)
 
     for name, func, what in (("ask", cmd_ask, "question"), ("search", cmd_search, "query")):

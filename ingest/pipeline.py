@@ -1,4 +1,9 @@
-"""The ingest pipeline: validated cards in, the card index updated card by card, a report out."""
+"""The ingest pipeline: validated cards in, the card index updated card by card, a report out.
+
+Cards stream through in batches (memory stays bounded whatever the source's size); each batch costs
+one look-up of stored versions, one embedding pass over the records of new and changed cards, and one
+crash-safe replacement per changed card (see `ChromaCardIndex.replace_card`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,15 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Protocol
 
 import numpy as np
 
 from ingest.chunking import Chunker
-from ingest.sources import CardFailure, Location, ParsedCard, SourceItem
+from ingest.sources import CardFailure, Location, SourceItem
 from rag.cards import Card
 from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord
+from rag.tokens import count_tokens
 
 CARDS_PER_BATCH = 32
 
@@ -22,21 +29,36 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     failed: list[CardFailure] = field(default_factory=list)
     records_embedded: int = 0
+    tokens_embedded: int = 0  # cl100k tokens of the embedded texts
     seconds: float = 0.0
+    sync_skipped: str | None = None  # why --sync deleted nothing, when it had to hold back
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and self.sync_skipped is None
 
     def counts(self) -> dict[str, int]:
         return {
             "added": len(self.added),
             "updated": len(self.updated),
             "unchanged": len(self.unchanged),
+            "deleted": len(self.deleted),
             "failed": len(self.failed),
         }
+
+
+class Progress(Protocol):
+    """Told about each finished batch; the CLI shows a bar on a terminal and log lines elsewhere."""
+
+    def advance(self, cards: int, tokens: int) -> None: ...
+
+
+class NoProgress:
+    def advance(self, cards: int, tokens: int) -> None:
+        return None
 
 
 def _batches(items: Iterable[SourceItem], size: int) -> Iterator[list[SourceItem]]:
@@ -52,15 +74,22 @@ class Ingestor:
         self._chunker = chunker
         self._embed_batch_size = embed_batch_size
 
-    def run(self, items: Iterable[SourceItem]) -> IngestReport:
+    def run(self, items: Iterable[SourceItem], *, sync: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Add and update the cards of a source; with `sync`, also delete indexed cards the source lacks."""
         started = time.perf_counter()
         report = IngestReport()
         seen: dict[str, Location] = {}
+        named_in_failures: set[str] = set()
+        anonymous_failures = 0
         for batch in _batches(items, CARDS_PER_BATCH):
-            cards: list[ParsedCard] = []
+            cards: list[Card] = []
             for item in batch:
                 if isinstance(item, CardFailure):
                     report.failed.append(item)
+                    if item.card_id:
+                        named_in_failures.add(item.card_id)
+                    else:
+                        anonymous_failures += 1
                 elif item.card.id in seen:
                     report.failed.append(
                         CardFailure(
@@ -72,13 +101,31 @@ class Ingestor:
                     )
                 else:
                     seen[item.card.id] = item.location
-                    cards.append(item)
-            self._ingest_batch([c.card for c in cards], report)
+                    cards.append(item.card)
+            tokens = self._ingest_batch(cards, report)
+            (progress or NoProgress()).advance(len(batch), tokens)
+        if sync:
+            self._sync(set(seen) | named_in_failures, anonymous_failures, report)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_batch(self, cards: list[Card], report: IngestReport) -> None:
-        stored = self._index.card_versions([c.id for c in cards])
+    def _sync(self, in_source: set[str], anonymous_failures: int, report: IngestReport) -> None:
+        if anonymous_failures:
+            report.sync_skipped = (
+                f"{anonymous_failures} item(s) of the source could not be read far enough to know their card id; "
+                "no card was deleted, so that none is lost by mistake: fix them and run again"
+            )
+            return
+        for card_id in sorted(self._index.card_ids() - in_source):
+            self._index.delete_card(card_id)
+            report.deleted.append(card_id)
+
+    def _ingest_batch(self, cards: list[Card], report: IngestReport) -> int:
+        if not cards:
+            return 0
+        ids = [c.id for c in cards]
+        self._index.purge_dead(ids)  # leftovers of an interrupted run, even for cards unchanged now
+        stored = self._index.card_versions(ids)
         to_embed: list[tuple[Card, CardVersion, list[IndexRecord]]] = []
         for card in cards:
             version = self._chunker.version(card, self._embedder.name)
@@ -92,12 +139,15 @@ class Ingestor:
                 to_embed.append((card, version, self._chunker.records(card, version)))
         texts = [r.embed_text for _, _, records in to_embed for r in records]
         vectors = self._embed(texts)
+        tokens = sum(count_tokens(t) for t in texts)
         report.records_embedded += len(texts)
+        report.tokens_embedded += tokens
         offset = 0
         for card, version, records in to_embed:
             self._index.replace_card(card, version, records, vectors[offset : offset + len(records)])
             offset += len(records)
             (report.updated if card.id in stored else report.added).append(card.id)
+        return tokens
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         parts = [

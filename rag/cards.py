@@ -59,12 +59,13 @@ class Card(BaseModel):
     state: CardState
     verified_at: datetime | None = None
     verify_interval_days: Annotated[int, Field(strict=True, gt=0, le=36_500)] | None = None
+    next_verification_at: datetime | None = None  # when a source states the due date itself (Guru)
     url: StrictStr | None = None
     tags: tuple[StrictStr, ...] = ()
     language: Annotated[StrictStr, Field(pattern=LANGUAGE_PATTERN)] | None = None
     internal_only: StrictBool = False
 
-    @field_validator("verified_at", mode="before")
+    @field_validator("verified_at", "next_verification_at", mode="before")
     @classmethod
     def _instant(cls, value: Any) -> datetime | None:
         if value is None or value == "":
@@ -124,6 +125,10 @@ class Card(BaseModel):
     @property
     def verified_until(self) -> datetime | None:
         """End of trust; None when the card never expires (or was never verified)."""
-        if self.verified_at is None or self.verify_interval_days is None:
+        if self.verified_at is None:
+            return None
+        if self.next_verification_at is not None:
+            return self.next_verification_at
+        if self.verify_interval_days is None:
             return None
         return self.verified_at + timedelta(days=self.verify_interval_days)

@@ -23,11 +23,12 @@ from rag.trust import until_epoch
 from rag.types import CardFacts, RecordKind
 
 PUBLIC_GROUP = "*"  # stored in `groups` of cards everyone may see; no real group can be named "*"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: card records and the live flag
+WRITE_BATCH = 1_000  # records per upsert call
+CARD_PAGE = 5_000
 CENTROID_SAMPLE = 50_000  # records read to estimate language centroids
 CENTROID_PAGE = 5_000
 # Every key is always written (no optional keys), so a metadata update can never leave a stale key behind.
-MetadataValue = str | int | float | bool | list[str]
 
 
 def build_client(settings: Settings) -> ClientAPI:
@@ -46,8 +47,11 @@ def build_client(settings: Settings) -> ClientAPI:
         raise VerityError(ErrorCode.STORE_UNAVAILABLE, f"cannot open the Chroma store at {where}: {exc}") from exc
 
 
-def card_metadata(card: Card, version: CardVersion, kind: RecordKind, position: int) -> dict[str, MetadataValue]:
+def card_metadata(
+    card: Card, version: CardVersion, kind: RecordKind, position: int, live: bool = True
+) -> dict[str, Any]:
     return {
+        "live": live,
         "card_id": card.id,
         "title": card.title,
         "collection": card.collection,
@@ -94,16 +98,18 @@ def scope_filter(scope: Scope) -> dict[str, Any]:
     visible = [{"groups": {"$contains": PUBLIC_GROUP}}] + [
         {"groups": {"$contains": group}} for group in sorted(scope.asker.groups)
     ]
-    clauses: list[dict[str, Any]] = [visible[0] if len(visible) == 1 else {"$or": visible}]
+    clauses: list[dict[str, Any]] = [{"live": True}, visible[0] if len(visible) == 1 else {"$or": visible}]
     if scope.kind is not None:
         clauses.append({"kind": scope.kind.value})
+    else:
+        clauses.append({"kind": {"$ne": RecordKind.CARD.value}})
     if scope.trust is TrustFilter.TRUSTED:
         clauses += [{"state": CardState.VERIFIED.value}, {"verified_until": {"$gt": scope.now_epoch}}]
     elif scope.trust is TrustFilter.UNTRUSTED:
         clauses.append({"$or": [{"state": CardState.UNVERIFIED.value}, {"verified_until": {"$lte": scope.now_epoch}}]})
     if scope.card_ids is not None:
         clauses.append({"card_id": {"$in": list(scope.card_ids)}})
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    return {"$and": clauses}
 
 
 class ChromaCardIndex:
@@ -111,6 +117,7 @@ class ChromaCardIndex:
         self, client: ClientAPI, name: str, embedder_name: str, dim: int, centroid_ttl_s: float = 10.0
     ) -> None:
         self._client = client
+        self._dim = dim
         self._collection = self._open(name, embedder_name, dim)
         self._centroid_ttl_s = centroid_ttl_s
         self._centroids: tuple[float, int, LanguageCentroids] | None = None  # (checked at, count, table)
@@ -149,35 +156,99 @@ class ChromaCardIndex:
     def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
         if not card_ids:
             return {}
-        where: Any = {"$and": [{"card_id": {"$in": list(card_ids)}}, {"position": 0}, {"kind": RecordKind.CHUNK.value}]}
+        where: Any = {"$and": [{"card_id": {"$in": list(card_ids)}}, {"kind": RecordKind.CARD.value}, {"live": True}]}
         got = self._collection.get(where=where, include=["metadatas"])
-        versions: dict[str, CardVersion] = {}
-        for meta in got["metadatas"] or []:
-            versions[str(meta["card_id"])] = CardVersion(str(meta["content_hash"]), str(meta["meta_hash"]))
-        return versions
+        return {
+            str(meta["card_id"]): CardVersion(str(meta["content_hash"]), str(meta["meta_hash"]))
+            for meta in got["metadatas"] or []
+        }
 
     def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
+        """Crash-safe replacement of a card's version.
+
+        1. drop invisible leftovers of an interrupted earlier run;
+        2. write the new records and the card record, all with live=False (readers filter live=True);
+        3. flip in ONE update call: new records live, old records dead; readers see old or new, never both;
+        4. delete the dead records.
+        A kill between any two steps leaves the old version visible (before 3) or the new one (after 3),
+        and the next run converges: step 1 and `purge_dead` remove what is left.
+        """
         if len(records) != len(vectors):
             raise ValueError("one vector per record")
-        if records:
+        self.purge_dead([card.id])
+        manifest = IndexRecord(
+            f"{card.id}::{version.content_hash[:16]}::card", RecordKind.CARD, len(records), card.model_dump_json(), ""
+        )
+        mean = vectors.mean(axis=0) if len(vectors) else np.ones(self._dim, dtype=np.float32)
+        all_records = [*records, manifest]
+        all_vectors = np.vstack([vectors, (mean / np.linalg.norm(mean))[None, :]]).astype(np.float32)
+        for start in range(0, len(all_records), WRITE_BATCH):
+            part = all_records[start : start + WRITE_BATCH]
             self._collection.upsert(
-                ids=[r.record_id for r in records],
-                embeddings=vectors,
-                documents=[r.document for r in records],
-                metadatas=[card_metadata(card, version, r.kind, r.position) for r in records],  # type: ignore[misc]
+                ids=[r.record_id for r in part],
+                embeddings=all_vectors[start : start + WRITE_BATCH],
+                documents=[r.document for r in part],
+                metadatas=[card_metadata(card, version, r.kind, r.position, live=False) for r in part],
             )
-        stale: Any = {"$and": [{"card_id": card.id}, {"content_hash": {"$ne": version.content_hash}}]}
-        self._collection.delete(where=stale)
+        new_ids = {r.record_id for r in all_records}
+        current: Any = {"$and": [{"card_id": card.id}, {"live": True}]}
+        old = self._collection.get(where=current, include=["metadatas"])
+        old_pairs = [(rid, m) for rid, m in zip(old["ids"], old["metadatas"] or [], strict=True) if rid not in new_ids]
+        flip_ids = [r.record_id for r in all_records] + [rid for rid, _ in old_pairs]
+        flip_metadatas = [card_metadata(card, version, r.kind, r.position) for r in all_records] + [
+            {**dict(m), "live": False} for _, m in old_pairs
+        ]
+        self._collection.update(ids=flip_ids, metadatas=flip_metadatas)  # type: ignore[arg-type]
+        self.purge_dead([card.id])
+
+    def purge_dead(self, card_ids: Sequence[str] | None = None) -> None:
+        """Delete records that no reader can see (live=False) of these cards, or of all cards."""
+        clauses: list[dict[str, Any]] = [{"live": False}]
+        if card_ids is not None:
+            clauses.append({"card_id": {"$in": list(card_ids)}})
+        dead: Any = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        self._collection.delete(where=dead)
 
     def update_card_facts(self, card: Card, version: CardVersion) -> None:
-        got = self._collection.get(where={"card_id": card.id}, include=["metadatas"])
+        """New trust or visibility facts on every live record of a card, in one call, without re-embedding."""
+        live: Any = {"$and": [{"card_id": card.id}, {"live": True}]}
+        got = self._collection.get(where=live, include=["metadatas", "documents", "embeddings"])
         if not got["ids"]:
             return
-        metadatas = [
-            card_metadata(card, version, RecordKind(str(m["kind"])), int(cast(int, m["position"])))
-            for m in got["metadatas"] or []
+        kinds = [RecordKind(str(m["kind"])) for m in got["metadatas"] or []]
+        metadatas: Any = [
+            card_metadata(card, version, kind, int(cast(int, m["position"])))
+            for kind, m in zip(kinds, got["metadatas"] or [], strict=True)
         ]
-        self._collection.update(ids=got["ids"], metadatas=metadatas)  # type: ignore[arg-type]
+        documents = [
+            card.model_dump_json() if kind is RecordKind.CARD else str(doc)
+            for kind, doc in zip(kinds, got["documents"] or [], strict=True)
+        ]
+        self._collection.update(
+            ids=got["ids"],
+            embeddings=got["embeddings"],
+            metadatas=metadatas,
+            documents=documents,
+        )
+
+    def card_ids(self) -> set[str]:
+        """Ids of every card with a live version."""
+        ids: set[str] = set()
+        offset = 0
+        where: Any = {"$and": [{"kind": RecordKind.CARD.value}, {"live": True}]}
+        while True:
+            page = self._collection.get(where=where, include=["metadatas"], limit=CARD_PAGE, offset=offset)
+            metadatas = page["metadatas"] or []
+            ids.update(str(m["card_id"]) for m in metadatas)
+            if len(metadatas) < CARD_PAGE:
+                return ids
+            offset += CARD_PAGE
+
+    def get_card(self, card_id: str) -> Card | None:
+        where: Any = {"$and": [{"card_id": card_id}, {"kind": RecordKind.CARD.value}, {"live": True}]}
+        got = self._collection.get(where=where, include=["documents"])
+        documents = got["documents"] or []
+        return Card.model_validate_json(documents[0]) if documents else None
 
     def delete_card(self, card_id: str) -> None:
         self._collection.delete(where={"card_id": card_id})
@@ -208,7 +279,9 @@ class ChromaCardIndex:
         counts: dict[str, int] = {}
         offset = 0
         while offset < CENTROID_SAMPLE:
-            with_language: Any = {"language": {"$ne": ""}}
+            with_language: Any = {
+                "$and": [{"language": {"$ne": ""}}, {"kind": {"$ne": RecordKind.CARD.value}}, {"live": True}]
+            }
             page = self._collection.get(
                 where=with_language,
                 include=["embeddings", "metadatas"],
@@ -244,6 +317,8 @@ class ChromaCardIndex:
         metadatas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
         vectors = result["embeddings"][0] if result["embeddings"] is not None else [None] * len(ids)
+        # A record deleted or retired by a concurrent writer between the vector search and the fetch of its
+        # metadata comes back without metadata, or no longer live: it is skipped, never half-read.
         return [
             StoredHit(
                 record_id=rid,
@@ -254,4 +329,5 @@ class ChromaCardIndex:
                 vector=np.asarray(vec, dtype=np.float32),
             )
             for rid, doc, meta, dist, vec in zip(ids, documents, metadatas, distances, vectors, strict=True)
+            if meta is not None and doc is not None and vec is not None and meta.get("live") is True
         ]

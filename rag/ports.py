@@ -94,6 +94,18 @@ class CardIndex(Protocol):
 
     def delete_card(self, card_id: str) -> None: ...
 
+    def purge_dead(self, card_ids: Sequence[str] | None = None) -> None:
+        """Remove records left invisible by an interrupted write (of these cards, or of all)."""
+        ...
+
+    def card_ids(self) -> set[str]:
+        """Ids of every card with a complete, live version."""
+        ...
+
+    def get_card(self, card_id: str) -> Card | None:
+        """The stored card (live version), or None. Callers check visibility."""
+        ...
+
     def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
         """Nearest records within `scope`, best first."""
         ...

@@ -21,6 +21,7 @@ class Asker:
 class RecordKind(StrEnum):
     CHUNK = "chunk"  # token-aware window of a card, title first: ranks cards, feeds an LLM
     SENTENCE = "sentence"  # one sentence of a card with its title: what the extractive answerer quotes
+    CARD = "card"  # the card itself, written last: marks a complete version; never returned by retrieval
 
 
 @dataclass(frozen=True, slots=True)

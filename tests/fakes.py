@@ -76,9 +76,10 @@ class InMemoryCardIndex:
         self.records: dict[str, tuple[IndexRecord, Vectors, CardFacts]] = {}
         self.queries: list[Scope] = []
         self._centre = centre  # off: plain cosine, so hand-made vectors keep their known scores
+        self.cards: dict[str, Card] = {}
 
     def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
-        wanted = set(card_ids)
+        wanted = set(card_ids) & set(self.cards)
         return {
             facts.card_id: CardVersion(facts.content_hash, facts.meta_hash)
             for _, _, facts in self.records.values()
@@ -87,6 +88,7 @@ class InMemoryCardIndex:
 
     def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
         facts = facts_of(card, version)
+        self.cards[card.id] = card
         for record, vector in zip(records, vectors, strict=True):
             self.records[record.record_id] = (record, vector, facts)
         for rid in [r for r, (_, _, f) in self.records.items() if f.card_id == card.id]:
@@ -95,11 +97,13 @@ class InMemoryCardIndex:
 
     def update_card_facts(self, card: Card, version: CardVersion) -> None:
         facts = facts_of(card, version)
+        self.cards[card.id] = card
         for rid, (record, vector, old) in list(self.records.items()):
             if old.card_id == card.id:
                 self.records[rid] = (record, vector, facts)
 
     def delete_card(self, card_id: str) -> None:
+        self.cards.pop(card_id, None)
         for rid in [r for r, (_, _, f) in self.records.items() if f.card_id == card_id]:
             del self.records[rid]
 
@@ -118,7 +122,13 @@ class InMemoryCardIndex:
         return LanguageCentroids.from_sums(sums, counts)
 
     def card_ids(self) -> set[str]:
-        return {f.card_id for _, _, f in self.records.values()}
+        return set(self.cards)
+
+    def get_card(self, card_id: str) -> Card | None:
+        return self.cards.get(card_id)
+
+    def purge_dead(self, card_ids: Sequence[str] | None = None) -> None:
+        return None  # writes here are instantaneous: nothing is ever left half-done
 
     def _in_scope(self, record: IndexRecord, facts: CardFacts, scope: Scope) -> bool:
         if scope.kind is not None and record.kind is not scope.kind:

@@ -52,7 +52,7 @@ def test_report_counts_added_updated_unchanged_and_failed(world: World) -> None:
             CardFailure(Location("c.md", 3), "bad YAML"),
         ]
     )
-    assert first.counts() == {"added": 2, "updated": 0, "unchanged": 0, "failed": 1}
+    assert first.counts() == {"added": 2, "updated": 0, "unchanged": 0, "deleted": 0, "failed": 1}
     assert not first.ok
     second = world.ingestor.run(
         [
@@ -60,7 +60,7 @@ def test_report_counts_added_updated_unchanged_and_failed(world: World) -> None:
             ParsedCard(make_card(id="b", body="A different body for card b."), Location("b.md")),
         ]
     )
-    assert second.counts() == {"added": 0, "updated": 1, "unchanged": 1, "failed": 0}
+    assert second.counts() == {"added": 0, "updated": 1, "unchanged": 1, "deleted": 0, "failed": 0}
     assert second.ok
 
 
@@ -97,3 +97,36 @@ def test_a_duplicate_id_is_reported_with_both_places(world: World) -> None:
 def test_embedding_is_batched_across_cards(world: World) -> None:
     world.ingest(*(make_card(id=f"c{i}", body=f"Card {i} has its own sentence here.") for i in range(10)))
     assert max(world.embedder.calls) == 8  # embed_batch_size of the World
+
+
+def test_sync_deletes_cards_the_source_no_longer_has(world: World) -> None:
+    world.ingest(make_card(id="a"), make_card(id="b"), make_card(id="c"))
+    report = world.ingestor.run(
+        [ParsedCard(make_card(id="a"), Location("a.md")), CardFailure(Location("b.md", 2), "bad state", "b")],
+        sync=True,
+    )
+    assert report.deleted == ["c"]  # b failed but is still in the source: kept, never lost to a typo
+    assert world.index.card_ids() == {"a", "b"}
+
+
+def test_without_sync_nothing_is_deleted(world: World) -> None:
+    world.ingest(make_card(id="a"), make_card(id="b"))
+    report = world.ingestor.run([ParsedCard(make_card(id="a"), Location("a.md"))])
+    assert report.deleted == []
+    assert world.index.card_ids() == {"a", "b"}
+
+
+def test_sync_deletes_nothing_while_an_unidentified_item_failed(world: World) -> None:
+    world.ingest(make_card(id="a"), make_card(id="b"))
+    report = world.ingestor.run(
+        [ParsedCard(make_card(id="a"), Location("a.md")), CardFailure(Location("x.md", 3), "bad YAML")], sync=True
+    )
+    assert report.deleted == []
+    assert report.sync_skipped is not None and "no card was deleted" in report.sync_skipped
+    assert not report.ok
+    assert world.index.card_ids() == {"a", "b"}
+
+
+def test_tokens_embedded_are_counted(world: World) -> None:
+    report = world.ingestor.run([ParsedCard(make_card(id="a"), Location("a.md"))])
+    assert report.tokens_embedded > report.records_embedded > 0
