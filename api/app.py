@@ -9,7 +9,10 @@ from fastapi import FastAPI
 
 from api.deps import AskerResolver, TrustedGatewayResolver
 from api.errors import install_error_handlers
-from api.routes import ask, health
+from api.routes import ask, cards, health
+from ingest.chunking import Chunker
+from ingest.pipeline import Ingestor, IngestWriter
+from rag.catalog import Catalog
 from rag.factory import Runtime, build_runtime
 from rag.settings import Settings
 
@@ -22,10 +25,20 @@ def runtime_lifespan(build: Callable[[], Runtime], resolver: AskerResolver | Non
         runtime = build()
         runtime.index.language_centroids()  # computed now, so that the first question is not the slow one
         app.state.runtime = runtime
+        app.state.catalog = catalog_for(runtime)
         app.state.asker_resolver = resolver or TrustedGatewayResolver()
         yield
 
     return lifespan
+
+
+def catalog_for(runtime: Runtime) -> Catalog:
+    """Card reads and writes; writes go through the ingest pipeline, one at a time per process."""
+    settings = runtime.settings
+    ingestor = Ingestor(
+        runtime.index, runtime.embedder, Chunker(settings.chunk_size, settings.chunk_overlap), settings.embed_batch_size
+    )
+    return Catalog(runtime.index, IngestWriter(ingestor), runtime.clock)
 
 
 def create_app(settings: Settings | None = None, lifespan: Lifespan | None = None) -> FastAPI:
@@ -40,4 +53,5 @@ def create_app(settings: Settings | None = None, lifespan: Lifespan | None = Non
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ask.router)
+    app.include_router(cards.router)
     return app

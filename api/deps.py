@@ -11,6 +11,7 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from rag.catalog import Catalog
 from rag.factory import Runtime
 from rag.service import Verity
 from rag.types import Asker
@@ -36,6 +37,11 @@ def get_verity(request: Request) -> Verity:
     return get_runtime(request).verity
 
 
+def get_catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
 def get_asker_resolver(request: Request) -> AskerResolver:
     resolver: AskerResolver = request.app.state.asker_resolver
     return resolver
@@ -44,3 +50,4 @@ def get_asker_resolver(request: Request) -> AskerResolver:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 VerityDep = Annotated[Verity, Depends(get_verity)]
 AskerResolverDep = Annotated[AskerResolver, Depends(get_asker_resolver)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]

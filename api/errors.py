@@ -18,6 +18,8 @@ log = logging.getLogger("verity.api")
 STATUS_OF = {
     ErrorCode.INVALID_REQUEST: 422,
     ErrorCode.INVALID_CARD: 422,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.SOURCE_NOT_FOUND: 404,
     ErrorCode.EMBEDDER_MISMATCH: 503,
     ErrorCode.STORE_UNAVAILABLE: 503,
@@ -43,7 +45,10 @@ async def _verity_error(request: Request, exc: Exception) -> JSONResponse:
     status = STATUS_OF.get(exc.code, 500)
     if status >= 500:
         log.error("request failed: %s", exc)
-    return problem(status, exc.code.value, exc.message, request.url.path)
+    response = problem(status, exc.code.value, exc.message, request.url.path)
+    if exc.code is ErrorCode.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="verity"'
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from rag.cards import GROUP_PATTERN
+from rag.cards import GROUP_PATTERN, Card
+from rag.catalog import CardView, CollectionTrust
+from rag.ports import WriteOutcome
 from rag.trust import TrustStatus, epoch_to_datetime
 from rag.types import AskResult, Candidate, Citation, RefusalReason, SearchResult
 
@@ -181,3 +183,86 @@ class HealthPublic(BaseModel):
     embedder: str
     store: Literal["embedded", "server"]
     answerer: str
+
+
+class CardPublic(BaseModel):
+    """A card with its trust facts as of now."""
+
+    card: Card
+    status: TrustStatus
+    verified_until: datetime | None = Field(description="null: never expires, or never verified.")
+
+    @classmethod
+    def of(cls, view: CardView) -> CardPublic:
+        return cls(card=view.card, status=view.status, verified_until=view.verified_until)
+
+
+class CardSummaryPublic(BaseModel):
+    id: str
+    title: str
+    collection: str
+    owner: str | None
+    verifier: str | None
+    status: TrustStatus
+    verified_at: datetime | None
+    verified_until: datetime | None
+    url: str | None
+    internal_only: bool
+
+    @classmethod
+    def of(cls, view: CardView) -> CardSummaryPublic:
+        card = view.card
+        return cls(
+            id=card.id,
+            title=card.title,
+            collection=card.collection,
+            owner=card.owner,
+            verifier=card.verifier,
+            status=view.status,
+            verified_at=card.verified_at,
+            verified_until=view.verified_until,
+            url=card.url,
+            internal_only=card.internal_only,
+        )
+
+
+class CardListPublic(BaseModel):
+    cards: list[CardSummaryPublic]
+
+
+class CardWritePublic(BaseModel):
+    outcome: WriteOutcome
+    card: CardPublic
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verifier: Annotated[str, Field(min_length=1, max_length=200, description="Who verified the card.")]
+    verify_interval_days: Annotated[int, Field(gt=0, le=36_500)] | None = Field(
+        None, description="A new interval; the card keeps its own when omitted."
+    )
+
+
+class CollectionTrustPublic(BaseModel):
+    collection: str
+    cards: int
+    verified: int
+    expired: int
+    unverified: int
+    trust_score: float = Field(description="Share of the collection's cards verified now (0..1).")
+
+    @classmethod
+    def of(cls, trust: CollectionTrust) -> CollectionTrustPublic:
+        return cls(
+            collection=trust.collection,
+            cards=trust.cards,
+            verified=trust.verified,
+            expired=trust.expired,
+            unverified=trust.unverified,
+            trust_score=round(trust.trust_score, 4),
+        )
+
+
+class CollectionsPublic(BaseModel):
+    collections: list[CollectionTrustPublic]

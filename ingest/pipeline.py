@@ -7,6 +7,7 @@ crash-safe replacement per changed card (see `ChromaCardIndex.replace_card`).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from typing import Protocol
 import numpy as np
 
 from ingest.chunking import Chunker
-from ingest.sources import CardFailure, Location, SourceItem
+from ingest.sources import CardFailure, Location, ParsedCard, SourceItem
 from rag.cards import Card
-from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord
+from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord, WriteOutcome
 from rag.tokens import count_tokens
 
 CARDS_PER_BATCH = 32
@@ -155,3 +156,18 @@ class Ingestor:
             for i in range(0, len(texts), self._embed_batch_size)
         ]
         return np.concatenate(parts) if parts else np.zeros((0, self._embedder.dim), dtype=np.float32)
+
+
+class IngestWriter:
+    """The CardWriter port over the ingest pipeline: one card, the same checks and crash safety as a source."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self._ingestor = ingestor
+        self._lock = threading.Lock()  # two writes of one card must not interleave their replace steps
+
+    def write(self, card: Card) -> WriteOutcome:
+        with self._lock:
+            report = self._ingestor.run([ParsedCard(card, Location("api"))])
+        if report.added:
+            return WriteOutcome.ADDED
+        return WriteOutcome.UPDATED if report.updated else WriteOutcome.UNCHANGED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -242,6 +242,21 @@ class ChromaCardIndex:
             ids.update(str(m["card_id"]) for m in metadatas)
             if len(metadatas) < CARD_PAGE:
                 return ids
+            offset += CARD_PAGE
+
+    def list_cards(self, collection: str | None = None) -> Iterator[Card]:
+        clauses: list[dict[str, Any]] = [{"kind": RecordKind.CARD.value}, {"live": True}]
+        if collection is not None:
+            clauses.append({"collection": collection})
+        where: Any = {"$and": clauses}
+        offset = 0
+        while True:
+            page = self._collection.get(where=where, include=["documents"], limit=CARD_PAGE, offset=offset)
+            documents = page["documents"] or []
+            for document in documents:
+                yield Card.model_validate_json(document)
+            if len(documents) < CARD_PAGE:
+                return
             offset += CARD_PAGE
 
     def get_card(self, card_id: str) -> Card | None:

@@ -8,6 +8,8 @@ from enum import StrEnum
 class ErrorCode(StrEnum):
     INVALID_REQUEST = "invalid_request"
     INVALID_CARD = "invalid_card"
+    NOT_FOUND = "not_found"
+    UNAUTHORIZED = "unauthorized"
     SOURCE_NOT_FOUND = "source_not_found"
     EMBEDDER_MISMATCH = "embedder_mismatch"
     STORE_UNAVAILABLE = "store_unavailable"

@@ -23,6 +23,7 @@ class Runtime:
     embedder: Embedder
     index: CardIndex
     verity: Verity
+    clock: Clock
 
 
 def ask_policy(settings: Settings) -> AskPolicy:
@@ -50,5 +51,6 @@ def clock_from(settings: Settings) -> Clock:
 def build_runtime(settings: Settings, embedder: Embedder | None = None, clock: Clock | None = None) -> Runtime:
     embedder = embedder or build_embedder(settings)
     index = open_index(settings, embedder)
-    verity = Verity(index, embedder, clock or clock_from(settings), ask_policy(settings))
-    return Runtime(settings=settings, embedder=embedder, index=index, verity=verity)
+    clock = clock or clock_from(settings)
+    verity = Verity(index, embedder, clock, ask_policy(settings))
+    return Runtime(settings=settings, embedder=embedder, index=index, verity=verity, clock=clock)

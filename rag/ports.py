@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -106,6 +106,10 @@ class CardIndex(Protocol):
         """The stored card (live version), or None. Callers check visibility."""
         ...
 
+    def list_cards(self, collection: str | None = None) -> Iterator[Card]:
+        """Every stored card (live version), optionally of one collection. Callers check visibility."""
+        ...
+
     def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
         """Nearest records within `scope`, best first."""
         ...
@@ -117,3 +121,15 @@ class CardIndex(Protocol):
     def ping(self) -> None:
         """Raise VerityError(STORE_UNAVAILABLE) when the store cannot be reached."""
         ...
+
+
+class WriteOutcome(StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+class CardWriter(Protocol):
+    """Stores one card as ingest does (chunk, embed, replace); implemented in `ingest/`."""
+
+    def write(self, card: Card) -> WriteOutcome: ...

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         description="Freeze the verification clock at this ISO 8601 instant. For tests and demos only: "
         "a frozen clock keeps expired cards trusted.",
     )
+    write_keys: SecretStr = Field(
+        SecretStr(""),
+        description="Comma-separated API keys for the card write endpoints (Authorization: Bearer KEY); "
+        "empty: writes are refused.",
+    )
     host: str = Field("127.0.0.1", description="Address `verity serve` binds.")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Port `verity serve` binds.")
 
@@ -73,6 +78,9 @@ class Settings(BaseSettings):
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
+
+    def write_key_list(self) -> list[str]:
+        return [key.strip() for key in self.write_keys.get_secret_value().split(",") if key.strip()]
 
     @property
     def chroma_path(self) -> Path:

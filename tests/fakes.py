@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -126,6 +126,9 @@ class InMemoryCardIndex:
 
     def get_card(self, card_id: str) -> Card | None:
         return self.cards.get(card_id)
+
+    def list_cards(self, collection: str | None = None) -> Iterator[Card]:
+        return iter([c for c in self.cards.values() if collection is None or c.collection == collection])
 
     def purge_dead(self, card_ids: Sequence[str] | None = None) -> None:
         return None  # writes here are instantaneous: nothing is ever left half-done

@@ -1,20 +1,53 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from api.app import create_app, runtime_lifespan
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
 from rag.cards import Card
 from rag.clock import FixedClock
 from rag.extractive import ExtractivePolicy
+from rag.factory import Runtime
 from rag.service import AskPolicy, Verity
-from tests.fakes import HashEmbedder, InMemoryCardIndex
+from rag.settings import Settings
+from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+REFUND = make_card(
+    id="refund",
+    title="Refunds for Pro Annual plans",
+    body="Pro Annual plans can be refunded in full within 30 days of purchase. "
+    "Refunds reach the customer card within 10 business days.",
+    verified_at=NOW - timedelta(days=89),
+    verify_interval_days=90,
+)
+BATTERY = make_card(
+    id="battery",
+    title="Hub battery replacement",
+    body="The hub battery can be replaced by the customer with a small screwdriver.",
+    state="unverified",
+)
+EXPORT = make_card(
+    id="export",
+    title="Data export limits",
+    body="A data export holds at most one million rows per export file.",
+    verified_at=NOW - timedelta(days=200),
+    verify_interval_days=90,
+)
+CHARGEBACK = make_card(
+    id="chargeback",
+    title="Chargeback handling",
+    body="Chargeback disputes are answered by finance within seven days of the bank notice.",
+    groups=["finance"],
+)
 
 
 class World:
@@ -44,3 +77,30 @@ def world() -> World:
 
 
 WorldFactory = Callable[[], World]
+
+
+WRITE_KEY = "s3cret-write-key"
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    world.ingest(
+        REFUND,
+        BATTERY,
+        CHARGEBACK,
+        make_card(
+            id="internal",
+            title="Escalation contacts",
+            body="Escalations after midnight go to the duty manager on the internal bridge line.",
+            internal_only=True,
+        ),
+    )
+    runtime = Runtime(
+        settings=Settings(write_keys=SecretStr(f"{WRITE_KEY}, second-key")),
+        embedder=world.embedder,
+        index=world.index,
+        verity=world.verity,
+        clock=world.clock,
+    )
+    with TestClient(create_app(lifespan=runtime_lifespan(lambda: runtime))) as c:
+        yield c

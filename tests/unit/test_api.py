@@ -1,24 +1,7 @@
 """The HTTP layer over a runtime built from fakes, through the real lifespan (`with TestClient(app)`)."""
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
-
-from api.app import create_app, runtime_lifespan
-from rag.factory import Runtime
-from rag.settings import Settings
-from tests.fakes import make_card
-from tests.unit.conftest import World
-from tests.unit.test_service import BATTERY, CHARGEBACK, REFUND
-
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    world.ingest(REFUND, BATTERY, CHARGEBACK, make_card(id="internal", title="Escalation", internal_only=True))
-    runtime = Runtime(settings=Settings(), embedder=world.embedder, index=world.index, verity=world.verity)
-    with TestClient(create_app(lifespan=runtime_lifespan(lambda: runtime))) as c:
-        yield c
 
 
 def test_ask_answers_with_citations(client: TestClient) -> None:

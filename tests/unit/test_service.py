@@ -6,39 +6,10 @@ from rag.errors import VerityError
 from rag.ports import TrustFilter
 from rag.trust import TrustStatus
 from rag.types import Asker, RefusalReason
-from tests.fakes import make_card
-from tests.unit.conftest import NOW, World
+from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 
 PUBLIC = Asker()
 FINANCE = Asker(groups=frozenset({"finance"}))
-
-REFUND = make_card(
-    id="refund",
-    title="Refunds for Pro Annual plans",
-    body="Pro Annual plans can be refunded in full within 30 days of purchase. "
-    "Refunds reach the customer card within 10 business days.",
-    verified_at=NOW - timedelta(days=89),
-    verify_interval_days=90,
-)
-BATTERY = make_card(
-    id="battery",
-    title="Hub battery replacement",
-    body="The hub battery can be replaced by the customer with a small screwdriver.",
-    state="unverified",
-)
-EXPORT = make_card(
-    id="export",
-    title="Data export limits",
-    body="A data export holds at most one million rows per export file.",
-    verified_at=NOW - timedelta(days=200),
-    verify_interval_days=90,
-)
-CHARGEBACK = make_card(
-    id="chargeback",
-    title="Chargeback handling",
-    body="Chargeback disputes are answered by finance within seven days of the bank notice.",
-    groups=["finance"],
-)
 
 
 def test_a_verified_card_answers_with_its_own_sentence_and_a_citation(world: World) -> None:

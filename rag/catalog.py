@@ -1,0 +1,133 @@
+"""The card catalog: read cards with their trust facts, change verification, delete; visibility applies.
+
+A card the asker may not see is reported exactly like a card that does not exist (None / not found),
+and is never counted in a trust score.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rag.cards import Card, CardState
+from rag.clock import Clock
+from rag.errors import ErrorCode, VerityError
+from rag.ports import CardIndex, CardWriter, WriteOutcome
+from rag.trust import TrustStatus, trust_status, until_epoch
+from rag.types import Asker
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    card: Card
+    status: TrustStatus
+    verified_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionTrust:
+    collection: str
+    cards: int
+    verified: int
+    expired: int
+    unverified: int
+
+    @property
+    def trust_score(self) -> float:
+        """Share of the collection's cards that are verified now."""
+        return self.verified / self.cards if self.cards else 0.0
+
+
+def visible(card: Card, asker: Asker) -> bool:
+    return not card.groups or bool(asker.groups.intersection(card.groups))
+
+
+class Catalog:
+    def __init__(self, index: CardIndex, writer: CardWriter, clock: Clock) -> None:
+        self._index = index
+        self._writer = writer
+        self._clock = clock
+
+    def view(self, card: Card) -> CardView:
+        epoch = until_epoch(card.state, card.verified_at, card.verified_until)
+        return CardView(card, trust_status(card.state, epoch, self._clock.now()), card.verified_until)
+
+    def get(self, card_id: str, asker: Asker) -> CardView | None:
+        card = self._index.get_card(card_id)
+        return self.view(card) if card is not None and visible(card, asker) else None
+
+    def find(
+        self,
+        asker: Asker,
+        collection: str | None = None,
+        status: TrustStatus | None = None,
+        expiring_within_days: int | None = None,
+    ) -> list[CardView]:
+        horizon = self._clock.now() + timedelta(days=expiring_within_days) if expiring_within_days is not None else None
+        views = []
+        for card in self._index.list_cards(collection):
+            if not visible(card, asker):
+                continue
+            view = self.view(card)
+            if status is not None and view.status is not status:
+                continue
+            if horizon is not None and not (
+                view.status is TrustStatus.VERIFIED
+                and view.verified_until is not None
+                and view.verified_until <= horizon
+            ):
+                continue
+            views.append(view)
+        return sorted(views, key=lambda v: (v.card.collection, v.card.id))
+
+    def trust_scores(self, asker: Asker) -> list[CollectionTrust]:
+        counts: dict[str, dict[TrustStatus, int]] = defaultdict(lambda: dict.fromkeys(TrustStatus, 0))
+        for view in self.find(asker):
+            counts[view.card.collection][view.status] += 1
+        return [
+            CollectionTrust(
+                collection=name,
+                cards=sum(by_status.values()),
+                verified=by_status[TrustStatus.VERIFIED],
+                expired=by_status[TrustStatus.EXPIRED],
+                unverified=by_status[TrustStatus.UNVERIFIED],
+            )
+            for name, by_status in sorted(counts.items())
+        ]
+
+    def put(self, card: Card) -> WriteOutcome:
+        return self._writer.write(card)
+
+    def delete(self, card_id: str) -> bool:
+        if self._index.get_card(card_id) is None:
+            return False
+        self._index.delete_card(card_id)
+        return True
+
+    def _existing(self, card_id: str) -> Card:
+        card = self._index.get_card(card_id)
+        if card is None:
+            raise VerityError(ErrorCode.NOT_FOUND, f"no card {card_id!r}")
+        return card
+
+    def verify(self, card_id: str, verifier: str, interval_days: int | None = None) -> CardView:
+        """Verified by `verifier` now; the interval stays unless a new one is given."""
+        card = self._existing(card_id)
+        changes: dict[str, object] = {
+            "state": CardState.VERIFIED,
+            "verifier": verifier,
+            "verified_at": self._clock.now(),
+            "next_verification_at": None,
+        }
+        if interval_days is not None:
+            changes["verify_interval_days"] = interval_days
+        updated = Card.model_validate({**card.model_dump(), **changes})
+        self._writer.write(updated)
+        return self.view(updated)
+
+    def unverify(self, card_id: str) -> CardView:
+        card = self._existing(card_id)
+        updated = Card.model_validate({**card.model_dump(), "state": CardState.UNVERIFIED})
+        self._writer.write(updated)
+        return self.view(updated)
