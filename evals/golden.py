@@ -73,33 +73,21 @@ class Verdict:
 
 
 def run_golden(verity: Verity, clock: FixedClock, questions: Sequence[GoldenQuestion]) -> list[Verdict]:
+    """Ask every question at its own instant (`as_of`) with its asker's groups."""
     verdicts = []
     for q in questions:
         clock.set(q.as_of)
         result = verity.ask(q.question, Asker(groups=frozenset(q.groups)))
+        latency = result.timings_ms.get("total_ms", 0.0)
         if result.answer is not None:
-            cited = tuple(c.card_id for c in result.answer.citations)
-            verdict = Verdict(q, "answer", cited, (), max(c.score for c in result.answer.citations), 0.0)
+            citations = result.answer.citations
+            verdicts.append(
+                Verdict(q, "answer", tuple(c.card_id for c in citations), (), max(c.score for c in citations), latency)
+            )
         else:
             assert result.refusal is not None
-            verdict = Verdict(
-                q,
-                result.refusal.reason.value,
-                (),
-                tuple(c.card_id for c in result.refusal.candidates),
-                None,
-                0.0,
-            )
-        verdicts.append(
-            Verdict(
-                verdict.question,
-                verdict.outcome,
-                verdict.cited,
-                verdict.candidates,
-                verdict.top_score,
-                result.timings_ms.get("total_ms", 0.0),
-            )
-        )
+            candidates = tuple(c.card_id for c in result.refusal.candidates)
+            verdicts.append(Verdict(q, result.refusal.reason.value, (), candidates, None, latency))
     return verdicts
 
 

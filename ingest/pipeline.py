@@ -19,7 +19,7 @@ import numpy as np
 from ingest.chunking import Chunker
 from ingest.sources import CardFailure, Location, ParsedCard, SourceItem
 from rag.cards import Card
-from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord, WriteOutcome
+from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord, Replacement, WriteOutcome
 from rag.tokens import count_tokens
 
 CARDS_PER_BATCH = 32
@@ -143,10 +143,13 @@ class Ingestor:
         tokens = sum(count_tokens(t) for t in texts)
         report.records_embedded += len(texts)
         report.tokens_embedded += tokens
+        replacements = []
         offset = 0
         for card, version, records in to_embed:
-            self._index.replace_card(card, version, records, vectors[offset : offset + len(records)])
+            replacements.append(Replacement(card, version, records, vectors[offset : offset + len(records)]))
             offset += len(records)
+        self._index.replace_cards(replacements)  # one crash-safe flip for the whole batch
+        for card, _, _ in to_embed:
             (report.updated if card.id in stored else report.added).append(card.id)
         return tokens
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -17,7 +16,9 @@ from chromadb.config import Settings as ChromaSettings
 from rag.cards import Card, CardState
 from rag.centering import LanguageCentroids
 from rag.errors import ErrorCode, VerityError
-from rag.ports import CardVersion, IndexRecord, Scope, StoredHit, TrustFilter, Vectors
+from rag.lexical import LexicalIndex
+from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter, Vectors
+from rag.refresh import Refreshed
 from rag.settings import Settings
 from rag.trust import until_epoch
 from rag.types import CardFacts, RecordKind
@@ -114,14 +115,21 @@ def scope_filter(scope: Scope) -> dict[str, Any]:
 
 class ChromaCardIndex:
     def __init__(
-        self, client: ClientAPI, name: str, embedder_name: str, dim: int, centroid_ttl_s: float = 10.0
+        self,
+        client: ClientAPI,
+        name: str,
+        embedder_name: str,
+        dim: int,
+        centroid_ttl_s: float = 10.0,
+        lexical_ttl_s: float = 2.0,
     ) -> None:
         self._client = client
+        self._name = name
         self._dim = dim
         self._collection = self._open(name, embedder_name, dim)
-        self._centroid_ttl_s = centroid_ttl_s
-        self._centroids: tuple[float, int, LanguageCentroids] | None = None  # (checked at, count, table)
-        self._lock = threading.Lock()
+        self._base_metadata = {"embedder": embedder_name, "dim": dim, "schema_version": SCHEMA_VERSION}
+        self._centroids = Refreshed(centroid_ttl_s, self._generation, self._compute_centroids)
+        self._lexical = Refreshed(lexical_ttl_s, self._generation, self._build_lexical)
 
     def _open(self, name: str, embedder_name: str, dim: int) -> Collection:
         wanted = {"embedder": embedder_name, "dim": dim, "schema_version": SCHEMA_VERSION}
@@ -164,42 +172,55 @@ class ChromaCardIndex:
         }
 
     def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
-        """Crash-safe replacement of a card's version.
+        self.replace_cards([Replacement(card, version, records, vectors)])
+
+    def replace_cards(self, replacements: Sequence[Replacement]) -> None:
+        """Crash-safe replacement of the versions of several cards, in a constant number of store calls.
 
         1. drop invisible leftovers of an interrupted earlier run;
-        2. write the new records and the card record, all with live=False (readers filter live=True);
-        3. flip in ONE update call: new records live, old records dead; readers see old or new, never both;
-        4. delete the dead records.
-        A kill between any two steps leaves the old version visible (before 3) or the new one (after 3),
+        2. write the new records and each card's card record, all with live=False (readers filter live=True);
+        3. flip in ONE update call: new records live, old records dead; readers see a card's old version or
+           its new one, never both;
+        4. delete the dead records, and bump the collection's generation (other processes' lexical indexes).
+        A kill between any two steps leaves the old versions visible (before 3) or the new ones (after 3),
         and the next run converges: step 1 and `purge_dead` remove what is left.
         """
-        if len(records) != len(vectors):
-            raise ValueError("one vector per record")
-        self.purge_dead([card.id])
-        manifest = IndexRecord(
-            f"{card.id}::{version.content_hash[:16]}::card", RecordKind.CARD, len(records), card.model_dump_json(), ""
-        )
-        mean = vectors.mean(axis=0) if len(vectors) else np.ones(self._dim, dtype=np.float32)
-        all_records = [*records, manifest]
-        all_vectors = np.vstack([vectors, (mean / np.linalg.norm(mean))[None, :]]).astype(np.float32)
-        for start in range(0, len(all_records), WRITE_BATCH):
-            part = all_records[start : start + WRITE_BATCH]
-            self._collection.upsert(
-                ids=[r.record_id for r in part],
-                embeddings=all_vectors[start : start + WRITE_BATCH],
-                documents=[r.document for r in part],
-                metadatas=[card_metadata(card, version, r.kind, r.position, live=False) for r in part],
+        if not replacements:
+            return
+        card_ids = [r.card.id for r in replacements]
+        self.purge_dead(card_ids)
+        rows: list[tuple[IndexRecord, Vectors, dict[str, Any]]] = []
+        for item in replacements:
+            if len(item.records) != len(item.vectors):
+                raise ValueError("one vector per record")
+            manifest = IndexRecord(
+                f"{item.card.id}::{item.version.content_hash[:16]}::card",
+                RecordKind.CARD,
+                len(item.records),
+                item.card.model_dump_json(),
+                "",
             )
-        new_ids = {r.record_id for r in all_records}
-        current: Any = {"$and": [{"card_id": card.id}, {"live": True}]}
+            mean = item.vectors.mean(axis=0) if len(item.vectors) else np.ones(self._dim, dtype=np.float32)
+            vectors = [*item.vectors, (mean / np.linalg.norm(mean)).astype(np.float32)]
+            for record, vector in zip([*item.records, manifest], vectors, strict=True):
+                rows.append((record, vector, card_metadata(item.card, item.version, record.kind, record.position)))
+        for start in range(0, len(rows), WRITE_BATCH):
+            part = rows[start : start + WRITE_BATCH]
+            self._collection.upsert(
+                ids=[record.record_id for record, _, _ in part],
+                embeddings=np.stack([vector for _, vector, _ in part]),
+                documents=[record.document for record, _, _ in part],
+                metadatas=[{**meta, "live": False} for _, _, meta in part],
+            )
+        new_ids = {record.record_id for record, _, _ in rows}
+        current: Any = {"$and": [{"card_id": {"$in": card_ids}}, {"live": True}]}
         old = self._collection.get(where=current, include=["metadatas"])
-        old_pairs = [(rid, m) for rid, m in zip(old["ids"], old["metadatas"] or [], strict=True) if rid not in new_ids]
-        flip_ids = [r.record_id for r in all_records] + [rid for rid, _ in old_pairs]
-        flip_metadatas = [card_metadata(card, version, r.kind, r.position) for r in all_records] + [
-            {**dict(m), "live": False} for _, m in old_pairs
-        ]
-        self._collection.update(ids=flip_ids, metadatas=flip_metadatas)  # type: ignore[arg-type]
-        self.purge_dead([card.id])
+        retired = [(rid, m) for rid, m in zip(old["ids"], old["metadatas"] or [], strict=True) if rid not in new_ids]
+        flip_ids = [record.record_id for record, _, _ in rows] + [rid for rid, _ in retired]
+        flip_metadatas: Any = [meta for _, _, meta in rows] + [{**dict(m), "live": False} for _, m in retired]
+        self._collection.update(ids=flip_ids, metadatas=flip_metadatas)
+        self.purge_dead(card_ids)
+        self._bump_generation()
 
     def purge_dead(self, card_ids: Sequence[str] | None = None) -> None:
         """Delete records that no reader can see (live=False) of these cards, or of all cards."""
@@ -267,27 +288,53 @@ class ChromaCardIndex:
 
     def delete_card(self, card_id: str) -> None:
         self._collection.delete(where={"card_id": card_id})
+        self._bump_generation()
+
+    def _bump_generation(self) -> None:
+        """Tell every process sharing this collection that its texts changed (lexical indexes rebuild)."""
+        self._collection.modify(metadata={**self._base_metadata, "generation": uuid.uuid4().hex})
+
+    def _generation(self) -> str:
+        metadata = self._client.get_collection(self._name).metadata or {}
+        return str(metadata.get("generation", ""))
+
+    def lexical_index(self) -> LexicalIndex:
+        """BM25 over the live chunks; rebuilt when any writer (any process) changed the collection.
+
+        The collection's `generation` is read at most every `lexical_ttl_s` seconds, so replicas behind
+        one Chroma server agree within that time after a change.
+        """
+        return self._lexical.get()
+
+    def _build_lexical(self) -> LexicalIndex:
+        ids: list[str] = []
+        texts: list[str] = []
+        where: Any = {"$and": [{"kind": RecordKind.CHUNK.value}, {"live": True}]}
+        offset = 0
+        while True:
+            page = self._collection.get(where=where, include=["documents"], limit=CARD_PAGE, offset=offset)
+            documents = page["documents"] or []
+            ids.extend(page["ids"])
+            texts.extend(str(d) for d in documents)
+            if len(documents) < CARD_PAGE:
+                return LexicalIndex(ids, texts)
+            offset += CARD_PAGE
+
+    def get_records(self, record_ids: Sequence[str], scope: Scope) -> list[StoredHit]:
+        """These records, as far as `scope` lets the asker see them (the store applies the filter)."""
+        if not record_ids:
+            return []
+        got = self._collection.get(
+            ids=list(record_ids), where=scope_filter(scope), include=["documents", "metadatas", "embeddings"]
+        )
+        return _hits(got["ids"], got["documents"] or [], got["metadatas"] or [], got["embeddings"], None)
 
     def invalidate_centroids(self) -> None:
-        with self._lock:
-            self._centroids = None
+        self._centroids.invalidate()
 
     def language_centroids(self) -> LanguageCentroids:
-        """Recomputed when the record count changed, checked at most every `centroid_ttl_s` seconds."""
-        now = time.monotonic()
-        with self._lock:
-            cached = self._centroids
-        if cached is not None and now - cached[0] < self._centroid_ttl_s:
-            return cached[2]
-        count = self.count()
-        if cached is not None and cached[1] == count:
-            with self._lock:
-                self._centroids = (now, count, cached[2])
-            return cached[2]
-        table = self._compute_centroids()
-        with self._lock:
-            self._centroids = (now, count, table)
-        return table
+        """Recomputed when the collection changed, checked at most every `centroid_ttl_s` seconds."""
+        return self._centroids.get()
 
     def _compute_centroids(self) -> LanguageCentroids:
         sums: dict[str, Vectors] = {}
@@ -327,22 +374,35 @@ class ChromaCardIndex:
             )
         except Exception as exc:
             raise VerityError(ErrorCode.STORE_UNAVAILABLE, "the Chroma query failed") from exc
-        ids = result["ids"][0]
-        documents = (result["documents"] or [[]])[0]
-        metadatas = (result["metadatas"] or [[]])[0]
-        distances = (result["distances"] or [[]])[0]
-        vectors = result["embeddings"][0] if result["embeddings"] is not None else [None] * len(ids)
-        # A record deleted or retired by a concurrent writer between the vector search and the fetch of its
-        # metadata comes back without metadata, or no longer live: it is skipped, never half-read.
-        return [
-            StoredHit(
-                record_id=rid,
-                kind=RecordKind(str(meta["kind"])),
-                document=str(doc),
-                score=1.0 - float(dist),
-                facts=facts_from_metadata(meta),
-                vector=np.asarray(vec, dtype=np.float32),
-            )
-            for rid, doc, meta, dist, vec in zip(ids, documents, metadatas, distances, vectors, strict=True)
-            if meta is not None and doc is not None and vec is not None and meta.get("live") is True
-        ]
+        return _hits(
+            result["ids"][0],
+            (result["documents"] or [[]])[0],
+            (result["metadatas"] or [[]])[0],
+            result["embeddings"][0] if result["embeddings"] is not None else None,
+            (result["distances"] or [[]])[0],
+        )
+
+
+def _hits(
+    ids: Sequence[str],
+    documents: Sequence[Any],
+    metadatas: Sequence[Any],
+    vectors: Any,
+    distances: Sequence[float] | None,
+) -> list[StoredHit]:
+    """Chroma's columns -> hits. A record deleted or retired by a concurrent writer between the vector search
+    and the fetch of its metadata comes back without metadata, or no longer live: it is skipped, never half-read."""
+    vectors = vectors if vectors is not None else [None] * len(ids)
+    scores = [1.0 - float(d) for d in distances] if distances is not None else [0.0] * len(ids)
+    return [
+        StoredHit(
+            record_id=rid,
+            kind=RecordKind(str(meta["kind"])),
+            document=str(doc),
+            score=score,
+            facts=facts_from_metadata(meta),
+            vector=np.asarray(vec, dtype=np.float32),
+        )
+        for rid, doc, meta, vec, score in zip(ids, documents, metadatas, vectors, scores, strict=True)
+        if meta is not None and doc is not None and vec is not None and meta.get("live") is True
+    ]

@@ -6,7 +6,7 @@ store or filter bug can never put an untrusted or invisible card into an answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,15 +54,24 @@ class CardEvidence:
     evidence: tuple[Evidence, ...]
 
 
-def group_by_card(evidence: Iterable[Evidence], limit: int) -> list[CardEvidence]:
+def group_by_card(
+    evidence: Iterable[Evidence], limit: int, boost: Mapping[str, float] | None = None
+) -> list[CardEvidence]:
+    """Cards ranked by their best record's score plus the card's `boost` (the lexical signal)."""
     grouped: dict[str, list[Evidence]] = {}
     for item in sorted(evidence, key=lambda e: e.score, reverse=True):
         grouped.setdefault(item.facts.card_id, []).append(item)
+    extra = boost or {}
     cards = [
-        CardEvidence(facts=items[0].facts, trust=items[0].trust, score=items[0].score, evidence=tuple(items))
-        for items in grouped.values()
+        CardEvidence(
+            facts=items[0].facts,
+            trust=items[0].trust,
+            score=items[0].score + extra.get(card_id, 0.0),
+            evidence=tuple(items),
+        )
+        for card_id, items in grouped.items()
     ]
-    return cards[:limit]
+    return sorted(cards, key=lambda c: c.score, reverse=True)[:limit]
 
 
 def chunk_body(chunk_text: str, title: str) -> str:

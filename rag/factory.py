@@ -31,6 +31,8 @@ def ask_policy(settings: Settings) -> AskPolicy:
         top_k=settings.top_k,
         relevance_threshold=settings.relevance_threshold,
         untrusted_margin=settings.untrusted_margin,
+        lexical_weight=settings.lexical_weight,
+        lexical_saturation=settings.lexical_saturation,
         extractive=ExtractivePolicy(max_sentences=settings.max_answer_sentences, margin=settings.sentence_margin),
         max_question_chars=settings.max_question_chars,
     )

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from rag.cards import Card
 from rag.centering import LanguageCentroids
+from rag.lexical import LexicalIndex
 from rag.types import Asker, CardFacts, RecordKind
 from rag.vectors import Vectors as Vectors  # re-exported for adapters
 
@@ -62,6 +63,16 @@ class IndexRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Replacement:
+    """A card's new version: its records and their vectors, row for row."""
+
+    card: Card
+    version: CardVersion
+    records: Sequence[IndexRecord]
+    vectors: Vectors
+
+
+@dataclass(frozen=True, slots=True)
 class StoredHit:
     record_id: str
     kind: RecordKind
@@ -84,8 +95,9 @@ class CardIndex(Protocol):
         """Stored hashes of those cards that are present."""
         ...
 
-    def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
-        """Store a card's new records, then remove every record of its older versions."""
+    def replace_cards(self, replacements: Sequence[Replacement]) -> None:
+        """Store the cards' new records, then remove every record of their older versions; readers see a
+        card's old version or its new one, never both, and an interrupted call is finished by the next."""
         ...
 
     def update_card_facts(self, card: Card, version: CardVersion) -> None:
@@ -104,6 +116,14 @@ class CardIndex(Protocol):
 
     def get_card(self, card_id: str) -> Card | None:
         """The stored card (live version), or None. Callers check visibility."""
+        ...
+
+    def lexical_index(self) -> LexicalIndex:
+        """BM25 over the live chunks, as current as the store (rebuilt when any writer changed it)."""
+        ...
+
+    def get_records(self, record_ids: Sequence[str], scope: Scope) -> list[StoredHit]:
+        """Records by id, filtered by `scope` inside the store."""
         ...
 
     def list_cards(self, collection: str | None = None) -> Iterator[Card]:

@@ -19,18 +19,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rag.centering import LanguageCentroids, PreparedQuery
 from rag.clock import Clock
 from rag.errors import ErrorCode, VerityError
 from rag.evidence import CardEvidence, chunk_body, group_by_card, to_evidence
 from rag.extractive import ExtractivePolicy, compose_answer, fallback_sentences, select_sentences
-from rag.ports import CardIndex, Embedder, Scope, TrustFilter
+from rag.ports import CardIndex, Embedder, Scope, TrustFilter, Vectors
 from rag.refusals import refuse
 from rag.trust import TrustStatus
 from rag.types import Answer, Asker, AskResult, Evidence, RecordKind, SearchHit, SearchResult
 
 MAX_SEARCH_SNIPPET_CHARS = 300
 RECORDS_PER_CARD = 12  # records fetched per wanted card: chunks plus sentences
+LEXICAL_PER_CARD = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    evidence: list[Evidence]
+    boost: dict[str, float]  # card id -> lexical bonus added to the card's score
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,9 @@ class AskPolicy:
     top_k: int = 5
     relevance_threshold: float = 0.28
     untrusted_margin: float = 0.02
+    lexical_weight: float = 0.1  # 0 turns lexical retrieval off
+    lexical_saturation: float = 5.0  # BM25 score at which half of lexical_weight is added
+    record_kind: RecordKind | None = None  # what dense retrieval compares: chunks, sentences, or both (None)
     extractive: ExtractivePolicy = field(default_factory=ExtractivePolicy)
     max_question_chars: int = 2000
 
@@ -66,6 +75,10 @@ class Verity:
         self._clock = clock
         self.policy = policy
 
+    def with_policy(self, policy: AskPolicy) -> Verity:
+        """The same index, embedder and clock under another policy (calibration, benchmarks)."""
+        return Verity(self._index, self._embedder, self._clock, policy)
+
     def _check_text(self, text: str, what: str) -> str:
         cleaned = text.strip()
         if not cleaned:
@@ -84,20 +97,48 @@ class Verity:
         return k
 
     def _retrieve(
-        self,
-        query: PreparedQuery,
-        centroids: LanguageCentroids,
-        asker: Asker,
-        now: datetime,
-        trust: TrustFilter,
-        k: int,
-    ) -> list[Evidence]:
-        scope = Scope(asker=asker, now_epoch=int(now.timestamp()), trust=trust)
-        hits = self._index.query(query.candidate, scope, k * RECORDS_PER_CARD)
+        self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int, trusts: Sequence[TrustFilter]
+    ) -> Retrieved:
+        """Dense candidates per trust filter, plus lexical ones fetched within the asker's scope, re-scored.
+
+        Dense: language-centred cosine of each record. Lexical: BM25 of the card's best chunk, saturated
+        as w * s / (s + saturation) and added to the card's score: an exact term lifts its card, and a
+        question that shares no words with any card (another language) gets ~0 everywhere instead of
+        rank-based noise, so lexical matching cannot lower cross-language recall.
+        """
+        centroids = self._index.language_centroids()
+        query = centroids.prepare_query(vector)
+        now_epoch = int(now.timestamp())
+        hits = [
+            hit
+            for trust in trusts
+            for hit in self._index.query(
+                query.candidate, Scope(asker, now_epoch, trust, kind=self.policy.record_kind), k * RECORDS_PER_CARD
+            )
+        ]
+        lexical_scores: dict[str, float] = {}
+        if self.policy.lexical_weight > 0:
+            lexical_scores = {
+                h.record_id: h.score for h in self._index.lexical_index().search(text, k * LEXICAL_PER_CARD)
+            }
+            have = {h.record_id for h in hits}
+            missing = [rid for rid in lexical_scores if rid not in have]
+            hits += self._index.get_records(missing, Scope(asker, now_epoch, TrustFilter.ANY))
         evidence = to_evidence(hits, asker, now, centroids, query)
-        if trust is TrustFilter.TRUSTED:  # defence in depth: the store's filter is checked again
-            evidence = [e for e in evidence if e.trust is TrustStatus.VERIFIED]
-        return evidence
+        if TrustFilter.ANY not in trusts:  # lexical extras of a trust class not asked for are dropped
+            wanted = {TrustStatus.VERIFIED} if TrustFilter.TRUSTED in trusts else set()
+            if TrustFilter.UNTRUSTED in trusts:
+                wanted |= {TrustStatus.EXPIRED, TrustStatus.UNVERIFIED}
+            evidence = [e for e in evidence if e.trust in wanted]
+        boost: dict[str, float] = {}
+        saturation = self.policy.lexical_saturation
+        for e in evidence:
+            if e.record_id in lexical_scores:
+                s = lexical_scores[e.record_id]
+                boost[e.facts.card_id] = max(
+                    boost.get(e.facts.card_id, 0.0), self.policy.lexical_weight * s / (s + saturation)
+                )
+        return Retrieved(evidence, boost)
 
     def ask(self, question: str, asker: Asker, top_k: int | None = None) -> AskResult:
         question = self._check_text(question, "question")
@@ -106,12 +147,9 @@ class Verity:
         started = time.perf_counter()
         vector = self._embedder.embed_query(question)
         embedded = time.perf_counter()
-        centroids = self._index.language_centroids()
-        query = centroids.prepare_query(vector)
-        trusted_evidence = self._retrieve(query, centroids, asker, now, TrustFilter.TRUSTED, k)
-        untrusted_evidence = self._retrieve(query, centroids, asker, now, TrustFilter.UNTRUSTED, k)
+        trusted, untrusted = self.rank_cards(question, vector, asker, now, k)
         retrieved = time.perf_counter()
-        decision = decide(group_by_card(trusted_evidence, k), group_by_card(untrusted_evidence, k), self.policy)
+        decision = decide(trusted, untrusted, self.policy)
         timings = {"embed_ms": (embedded - started) * 1000, "retrieve_ms": (retrieved - embedded) * 1000}
         if not decision.answer_from:
             refusal = refuse(decision.refuse_with)
@@ -120,6 +158,16 @@ class Verity:
         answer = self._answer(decision.answer_from)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return AskResult(question=question, as_of=now, answer=answer, timings_ms=timings)
+
+    def rank_cards(
+        self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
+    ) -> tuple[list[CardEvidence], list[CardEvidence]]:
+        """Trusted and untrusted cards for an embedded question, best first (what `ask` decides on)."""
+        found = self._retrieve(text, vector, asker, now, k, (TrustFilter.TRUSTED, TrustFilter.UNTRUSTED))
+        # defence in depth: trust is decided again here, from the clock, whatever the store filtered
+        trusted = [e for e in found.evidence if e.trust is TrustStatus.VERIFIED]
+        untrusted = [e for e in found.evidence if e.trust is not TrustStatus.VERIFIED]
+        return group_by_card(trusted, k, found.boost), group_by_card(untrusted, k, found.boost)
 
     def _answer(self, cards: Sequence[CardEvidence]) -> Answer:
         sentences = [e for c in cards for e in c.evidence if e.kind is RecordKind.SENTENCE]
@@ -130,9 +178,8 @@ class Verity:
         query = self._check_text(query, "query")
         k = self._top_k(top_k)
         now = self._clock.now()
-        centroids = self._index.language_centroids()
-        prepared = centroids.prepare_query(self._embedder.embed_query(query))
-        cards = group_by_card(self._retrieve(prepared, centroids, asker, now, TrustFilter.ANY, k), k)
+        found = self._retrieve(query, self._embedder.embed_query(query), asker, now, k, (TrustFilter.ANY,))
+        cards = group_by_card(found.evidence, k, found.boost)
         hits = tuple(
             SearchHit(
                 facts=c.facts,

