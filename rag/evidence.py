@@ -50,8 +50,9 @@ class CardEvidence:
 
     facts: CardFacts
     trust: TrustStatus
-    score: float
+    score: float  # ranking score: best record's dense score plus the lexical boost
     evidence: tuple[Evidence, ...]
+    dense_score: float = 0.0  # best record's language-centred cosine alone: what relevance is judged on
 
 
 def group_by_card(
@@ -68,6 +69,7 @@ def group_by_card(
             trust=items[0].trust,
             score=items[0].score + extra.get(card_id, 0.0),
             evidence=tuple(items),
+            dense_score=items[0].score,
         )
         for card_id, items in grouped.items()
     ]

@@ -60,11 +60,13 @@ class Decision:
 
 
 def decide(trusted: Sequence[CardEvidence], untrusted: Sequence[CardEvidence], policy: AskPolicy) -> Decision:
-    best_trusted = trusted[0].score if trusted else float("-inf")
-    best_untrusted = untrusted[0].score if untrusted else float("-inf")
-    relevant_untrusted = tuple(c for c in untrusted if c.score >= policy.relevance_threshold)
+    """Relevance is judged on the dense score alone: the lexical boost orders cards but does not make an
+    off-topic question answerable (shared domain words like "Hub" or "customer" are everywhere)."""
+    best_trusted = max((c.dense_score for c in trusted), default=float("-inf"))
+    best_untrusted = max((c.dense_score for c in untrusted), default=float("-inf"))
+    relevant_untrusted = tuple(c for c in untrusted if c.dense_score >= policy.relevance_threshold)
     if best_trusted >= policy.relevance_threshold and best_trusted >= best_untrusted - policy.untrusted_margin:
-        return Decision(tuple(c for c in trusted if c.score >= policy.relevance_threshold), ())
+        return Decision(tuple(c for c in trusted if c.dense_score >= policy.relevance_threshold), ())
     return Decision((), relevant_untrusted)
 
 

@@ -54,8 +54,16 @@ def test_mixed_language_kb_does_not_favour_the_questions_language(bench: Bench) 
     assert mixed["verity/cross"]["r@1"] >= 0.6
 
 
-def test_should_refuse_trade_off_at_the_default_threshold(bench: Bench) -> None:
+def test_should_refuse_trade_off_curve(bench: Bench) -> None:
+    """XQuAD's should-refuse questions are hard near misses: their paragraph's neighbours from the same
+    article stay in the KB. The curve must trade answers for refusals monotonically, and the default
+    (calibrated on the support golden set) must still answer most answerable questions correctly."""
     curve = refusal_curve(bench, "en")
+    for point in curve:
+        print({k: round(v, 3) for k, v in point.items()})
+    refused_wrongly = [p["should_refuse_answered"] for p in curve]
+    assert refused_wrongly == sorted(refused_wrongly, reverse=True)
+    assert curve[-1]["should_refuse_answered"] < curve[0]["should_refuse_answered"]
     default = next(p for p in curve if abs(p["threshold"] - Settings().relevance_threshold) < 1e-9)
-    assert default["should_refuse_answered"] <= 0.5
-    assert default["answered_correctly"] >= 0.5
+    assert default["answered_correctly"] >= 0.6
+    assert default["should_refuse_answered"] <= 0.7

@@ -75,7 +75,7 @@ def test_the_answerer_refuses_to_quote_untrusted_evidence() -> None:
 def card(card_id: str, trust: TrustStatus, score: float) -> CardEvidence:
     state = CardState.UNVERIFIED if trust is TrustStatus.UNVERIFIED else CardState.VERIFIED
     until = NOT_VERIFIED_EPOCH if trust is TrustStatus.UNVERIFIED else 1_700_000_000
-    return CardEvidence(facts(card_id, state, until), trust, score, ())
+    return CardEvidence(facts(card_id, state, until), trust, score, (), dense_score=score)
 
 
 def test_no_candidates_means_no_evidence() -> None:
