@@ -62,6 +62,12 @@ class NoProgress:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Known:
+    versions: dict[str, CardVersion] | None  # None: look each batch up
+    dead: set[str]
+
+
 def _batches(items: Iterable[SourceItem], size: int) -> Iterator[list[SourceItem]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -75,10 +81,25 @@ class Ingestor:
         self._chunker = chunker
         self._embed_batch_size = embed_batch_size
 
-    def run(self, items: Iterable[SourceItem], *, sync: bool = False, progress: Progress | None = None) -> IngestReport:
-        """Add and update the cards of a source; with `sync`, also delete indexed cards the source lacks."""
+    def run(
+        self,
+        items: Iterable[SourceItem],
+        *,
+        sync: bool = False,
+        progress: Progress | None = None,
+        prefetch_versions: bool = True,
+    ) -> IngestReport:
+        """Add and update the cards of a source; with `sync`, also delete indexed cards the source lacks.
+
+        `prefetch_versions` reads every stored card's hashes once up front (a few paged calls), so unchanged
+        cards cost no store call at all; a single-card write turns it off and asks for its card alone.
+        """
         started = time.perf_counter()
         report = IngestReport()
+        known = _Known(
+            self._index.all_card_versions() if prefetch_versions else None,
+            self._index.cards_with_dead_records(),
+        )
         seen: dict[str, Location] = {}
         named_in_failures: set[str] = set()
         anonymous_failures = 0
@@ -103,7 +124,7 @@ class Ingestor:
                 else:
                     seen[item.card.id] = item.location
                     cards.append(item.card)
-            tokens = self._ingest_batch(cards, report)
+            tokens = self._ingest_batch(cards, report, known)
             (progress or NoProgress()).advance(len(batch), tokens)
         if sync:
             self._sync(set(seen) | named_in_failures, anonymous_failures, report)
@@ -121,12 +142,17 @@ class Ingestor:
             self._index.delete_card(card_id)
             report.deleted.append(card_id)
 
-    def _ingest_batch(self, cards: list[Card], report: IngestReport) -> int:
+    def _ingest_batch(self, cards: list[Card], report: IngestReport, known: _Known) -> int:
         if not cards:
             return 0
         ids = [c.id for c in cards]
-        self._index.purge_dead(ids)  # leftovers of an interrupted run, even for cards unchanged now
-        stored = self._index.card_versions(ids)
+        leftovers = [card_id for card_id in ids if card_id in known.dead]
+        if leftovers:  # invisible records of an interrupted run, even of cards unchanged now
+            self._index.purge_dead(leftovers)
+        if known.versions is None:
+            stored = dict(self._index.card_versions(ids))
+        else:
+            stored = {card_id: known.versions[card_id] for card_id in ids if card_id in known.versions}
         to_embed: list[tuple[Card, CardVersion, list[IndexRecord]]] = []
         for card in cards:
             version = self._chunker.version(card, self._embedder.name)
@@ -170,7 +196,7 @@ class IngestWriter:
 
     def write(self, card: Card) -> WriteOutcome:
         with self._lock:
-            report = self._ingestor.run([ParsedCard(card, Location("api"))])
+            report = self._ingestor.run([ParsedCard(card, Location("api"))], prefetch_versions=False)
         if report.added:
             return WriteOutcome.ADDED
         return WriteOutcome.UPDATED if report.updated else WriteOutcome.UNCHANGED

@@ -171,6 +171,26 @@ class ChromaCardIndex:
             for meta in got["metadatas"] or []
         }
 
+    def _paged_metadatas(self, where: Any) -> Iterator[Mapping[str, Any]]:
+        offset = 0
+        while True:
+            page = self._collection.get(where=where, include=["metadatas"], limit=CARD_PAGE, offset=offset)
+            metadatas = page["metadatas"] or []
+            yield from metadatas
+            if len(metadatas) < CARD_PAGE:
+                return
+            offset += CARD_PAGE
+
+    def all_card_versions(self) -> dict[str, CardVersion]:
+        where: Any = {"$and": [{"kind": RecordKind.CARD.value}, {"live": True}]}
+        return {
+            str(m["card_id"]): CardVersion(str(m["content_hash"]), str(m["meta_hash"]))
+            for m in self._paged_metadatas(where)
+        }
+
+    def cards_with_dead_records(self) -> set[str]:
+        return {str(m["card_id"]) for m in self._paged_metadatas({"live": False})}
+
     def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
         self.replace_cards([Replacement(card, version, records, vectors)])
 
@@ -254,16 +274,7 @@ class ChromaCardIndex:
 
     def card_ids(self) -> set[str]:
         """Ids of every card with a live version."""
-        ids: set[str] = set()
-        offset = 0
-        where: Any = {"$and": [{"kind": RecordKind.CARD.value}, {"live": True}]}
-        while True:
-            page = self._collection.get(where=where, include=["metadatas"], limit=CARD_PAGE, offset=offset)
-            metadatas = page["metadatas"] or []
-            ids.update(str(m["card_id"]) for m in metadatas)
-            if len(metadatas) < CARD_PAGE:
-                return ids
-            offset += CARD_PAGE
+        return set(self.all_card_versions())
 
     def list_cards(self, collection: str | None = None) -> Iterator[Card]:
         clauses: list[dict[str, Any]] = [{"kind": RecordKind.CARD.value}, {"live": True}]
@@ -293,6 +304,8 @@ class ChromaCardIndex:
     def _bump_generation(self) -> None:
         """Tell every process sharing this collection that its texts changed (lexical indexes rebuild)."""
         self._collection.modify(metadata={**self._base_metadata, "generation": uuid.uuid4().hex})
+        self._centroids.invalidate()  # this process reads its own writes at once; others within the TTL
+        self._lexical.invalidate()
 
     def _generation(self) -> str:
         metadata = self._client.get_collection(self._name).metadata or {}
@@ -329,9 +342,6 @@ class ChromaCardIndex:
         )
         return _hits(got["ids"], got["documents"] or [], got["metadatas"] or [], got["embeddings"], None)
 
-    def invalidate_centroids(self) -> None:
-        self._centroids.invalidate()
-
     def language_centroids(self) -> LanguageCentroids:
         """Recomputed when the collection changed, checked at most every `centroid_ttl_s` seconds."""
         return self._centroids.get()
@@ -360,9 +370,6 @@ class ChromaCardIndex:
                 counts[lang] = counts.get(lang, 0) + 1
             offset += len(metadatas)
         return LanguageCentroids.from_sums(sums, counts)
-
-    def count(self) -> int:
-        return int(self._collection.count())
 
     def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
         try:

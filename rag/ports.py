@@ -95,6 +95,14 @@ class CardIndex(Protocol):
         """Stored hashes of those cards that are present."""
         ...
 
+    def all_card_versions(self) -> dict[str, CardVersion]:
+        """Stored hashes of every card (one paged read: an unchanged re-sync then needs no per-card call)."""
+        ...
+
+    def cards_with_dead_records(self) -> set[str]:
+        """Cards that an interrupted write left invisible records of."""
+        ...
+
     def replace_cards(self, replacements: Sequence[Replacement]) -> None:
         """Store the cards' new records, then remove every record of their older versions; readers see a
         card's old version or its new one, never both, and an interrupted call is finished by the next."""

@@ -96,6 +96,12 @@ class InMemoryCardIndex:
             if self.records[rid][2].content_hash != version.content_hash:
                 del self.records[rid]
 
+    def all_card_versions(self) -> dict[str, CardVersion]:
+        return dict(self.card_versions(list(self.cards)))
+
+    def cards_with_dead_records(self) -> set[str]:
+        return set()  # writes here are instantaneous: nothing is ever left half-done
+
     def replace_cards(self, replacements: Sequence[Replacement]) -> None:
         for item in replacements:
             self.replace_card(item.card, item.version, item.records, item.vectors)
