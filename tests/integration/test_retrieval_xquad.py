@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from evals.retrieval import Bench, mixed_language, pairs_table, refusal_curve
+from evals.retrieval import BUNDLED_XQUAD, Bench, mixed_language, pairs_table, refusal_curve
 from rag.settings import Settings
 
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Bench:
-    return Bench(["en", "de"], 48, Path(tmp_path_factory.mktemp("xquad")))
+    return Bench(["en", "de"], 48, Path(tmp_path_factory.mktemp("xquad")), BUNDLED_XQUAD)
 
 
 @pytest.fixture(scope="module")
