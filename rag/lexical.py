@@ -34,6 +34,21 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def identifiers(text: str) -> list[str]:
+    """The question's exact terms: whole tokens that mix digits with letters or joiners ("e-4012",
+    "oh-200-pwr", "sku123", "3-d"). Plain numbers ("30", "2026") and plain words are not identifiers.
+    They read the same in every language, so matching them never costs cross-language recall."""
+    return list(
+        dict.fromkeys(
+            token
+            for token in tokenize(text)
+            if len(token) >= 3
+            and any(ch.isdigit() for ch in token)
+            and (any(ch.isalpha() for ch in token) or _JOINERS.search(token))
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LexicalHit:
     record_id: str
@@ -63,6 +78,17 @@ class LexicalIndex:
         documents, scores = self._bm25.retrieve([tokens], k=min(k, len(self._ids)), show_progress=False)
         return [
             LexicalHit(self._ids[int(doc)], float(score))
+            for doc, score in zip(np.asarray(documents)[0], np.asarray(scores)[0], strict=True)
+            if score > 0
+        ]
+
+    def holders(self, token: str, k: int) -> list[str]:
+        """Up to k record ids whose text holds `token` as a whole token (a tokenised word, not a substring)."""
+        if self._bm25 is None or token not in self._vocabulary:
+            return []
+        documents, scores = self._bm25.retrieve([[token]], k=min(k, len(self._ids)), show_progress=False)
+        return [
+            self._ids[int(doc)]
             for doc, score in zip(np.asarray(documents)[0], np.asarray(scores)[0], strict=True)
             if score > 0
         ]

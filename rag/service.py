@@ -23,6 +23,7 @@ from rag.clock import Clock
 from rag.errors import ErrorCode, VerityError
 from rag.evidence import CardEvidence, chunk_body, group_by_card, to_evidence
 from rag.extractive import ExtractivePolicy, compose_answer, fallback_sentences, select_sentences
+from rag.lexical import identifiers
 from rag.ports import CardIndex, Embedder, Scope, TrustFilter, Vectors
 from rag.refusals import refuse
 from rag.trust import TrustStatus
@@ -46,6 +47,7 @@ class AskPolicy:
     untrusted_margin: float = 0.02
     lexical_weight: float = 0.1  # 0 turns lexical retrieval off
     lexical_saturation: float = 5.0  # BM25 score at which half of lexical_weight is added
+    exact_term_weight: float = 0.15  # added to a card that holds the question's identifiers ("E-4012"); 0: off
     record_kind: RecordKind | None = None  # what dense retrieval compares: chunks, sentences, or both (None)
     extractive: ExtractivePolicy = field(default_factory=ExtractivePolicy)
     max_question_chars: int = 2000
@@ -104,9 +106,11 @@ class Verity:
         """Dense candidates per trust filter, plus lexical ones fetched within the asker's scope, re-scored.
 
         Dense: language-centred cosine of each record. Lexical: BM25 of the card's best chunk, saturated
-        as w * s / (s + saturation) and added to the card's score: an exact term lifts its card, and a
-        question that shares no words with any card (another language) gets ~0 everywhere instead of
-        rank-based noise, so lexical matching cannot lower cross-language recall.
+        as w * s / (s + saturation) and added to the card's score: a question that shares no words with
+        any card (another language) gets ~0 everywhere instead of rank-based noise, so lexical matching
+        cannot lower cross-language recall. Exact terms: a card whose record holds the question's
+        identifiers ("E-4012") gets exact_term_weight times the share of them it holds; identifiers read
+        the same in every language, and look-alike codes ("E-7121", "E-7130") confuse the dense model.
         """
         centroids = self._index.language_centroids()
         query = centroids.prepare_query(vector)
@@ -119,12 +123,17 @@ class Verity:
             )
         ]
         lexical_scores: dict[str, float] = {}
-        if self.policy.lexical_weight > 0:
-            lexical_scores = {
-                h.record_id: h.score for h in self._index.lexical_index().search(text, k * LEXICAL_PER_CARD)
-            }
+        held: dict[str, int] = {}  # record id -> how many of the question's identifiers it holds
+        terms = identifiers(text) if self.policy.exact_term_weight > 0 else []
+        if self.policy.lexical_weight > 0 or terms:
+            lexical = self._index.lexical_index()
+            if self.policy.lexical_weight > 0:
+                lexical_scores = {h.record_id: h.score for h in lexical.search(text, k * LEXICAL_PER_CARD)}
+            for term in terms:
+                for record_id in lexical.holders(term, k * LEXICAL_PER_CARD):
+                    held[record_id] = held.get(record_id, 0) + 1
             have = {h.record_id for h in hits}
-            missing = [rid for rid in lexical_scores if rid not in have]
+            missing = [rid for rid in dict.fromkeys([*lexical_scores, *held]) if rid not in have]
             hits += self._index.get_records(missing, Scope(asker, now_epoch, TrustFilter.ANY))
         evidence = to_evidence(hits, asker, now, centroids, query)
         if TrustFilter.ANY not in trusts:  # lexical extras of a trust class not asked for are dropped
@@ -132,14 +141,19 @@ class Verity:
             if TrustFilter.UNTRUSTED in trusts:
                 wanted |= {TrustStatus.EXPIRED, TrustStatus.UNVERIFIED}
             evidence = [e for e in evidence if e.trust in wanted]
-        boost: dict[str, float] = {}
+        lexical_boost: dict[str, float] = {}
+        exact_boost: dict[str, float] = {}
         saturation = self.policy.lexical_saturation
         for e in evidence:
+            card_id = e.facts.card_id
             if e.record_id in lexical_scores:
                 s = lexical_scores[e.record_id]
-                boost[e.facts.card_id] = max(
-                    boost.get(e.facts.card_id, 0.0), self.policy.lexical_weight * s / (s + saturation)
-                )
+                share = self.policy.lexical_weight * s / (s + saturation)
+                lexical_boost[card_id] = max(lexical_boost.get(card_id, 0.0), share)
+            if e.record_id in held:
+                share = self.policy.exact_term_weight * held[e.record_id] / len(terms)
+                exact_boost[card_id] = max(exact_boost.get(card_id, 0.0), share)
+        boost = {c: lexical_boost.get(c, 0.0) + exact_boost.get(c, 0.0) for c in {*lexical_boost, *exact_boost}}
         return Retrieved(evidence, boost)
 
     def ask(self, question: str, asker: Asker, top_k: int | None = None) -> AskResult:

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     lexical_saturation: Annotated[float, Field(gt=0.0)] = Field(
         5.0, description="BM25 score at which a card gets half of the lexical weight."
     )
+    exact_term_weight: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.15,
+        description="Added to a card that holds the question's identifiers (error codes, SKUs such as "
+        "`E-4012`), in proportion to the share it holds; 0 turns it off.",
+    )
     sentence_margin: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.03, description="Extra answer sentences must score within this margin of the best sentence."
     )
