@@ -45,6 +45,7 @@ test: lint
 bench: install
 	$(BIN)/python -m evals.bench ingest
 	$(BIN)/python -m evals.bench ask
+	$(BIN)/python -m evals.bench latency --chunks 10000
 
 calibrate: install
 	$(BIN)/python -m evals.calibrate

@@ -26,7 +26,7 @@ from rag.extractive import ExtractivePolicy, compose_answer, fallback_sentences,
 from rag.lexical import identifiers
 from rag.ports import CardIndex, Embedder, Scope, TrustFilter, Vectors
 from rag.refusals import refuse
-from rag.trust import TrustStatus
+from rag.trust import TrustStatus, trust_status
 from rag.types import Answer, Asker, AskResult, Evidence, RecordKind, SearchHit, SearchResult
 
 MAX_SEARCH_SNIPPET_CHARS = 300
@@ -100,10 +100,13 @@ class Verity:
             raise VerityError(ErrorCode.INVALID_REQUEST, "top_k must be between 1 and 50")
         return k
 
-    def _retrieve(
-        self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int, trusts: Sequence[TrustFilter]
-    ) -> Retrieved:
-        """Dense candidates per trust filter, plus lexical ones fetched within the asker's scope, re-scored.
+    def _retrieve(self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int) -> Retrieved:
+        """Dense candidates of any trust the asker may see, plus lexical ones fetched within the same scope,
+        re-scored.
+
+        One store query for every trust class: Chroma's cost is its metadata filter, not the vector search,
+        so two queries (trusted, untrusted) cost twice one. Untrusted records could crowd trusted ones out
+        of a full result: then (and only then) the trusted records are queried on their own.
 
         Dense: language-centred cosine of each record. Lexical: BM25 of the card's best chunk, saturated
         as w * s / (s + saturation) and added to the card's score: a question that shares no words with
@@ -115,13 +118,21 @@ class Verity:
         centroids = self._index.language_centroids()
         query = centroids.prepare_query(vector)
         now_epoch = int(now.timestamp())
-        hits = [
-            hit
-            for trust in trusts
-            for hit in self._index.query(
-                query.candidate, Scope(asker, now_epoch, trust, kind=self.policy.record_kind), k * RECORDS_PER_CARD
-            )
-        ]
+        wanted = 2 * k * RECORDS_PER_CARD
+        kind = self.policy.record_kind
+        hits = self._index.query(query.candidate, Scope(asker, now_epoch, TrustFilter.ANY, kind=kind), wanted)
+        if len(hits) >= wanted:
+            trusted_cards = {
+                h.facts.card_id
+                for h in hits
+                if trust_status(h.facts.state, h.facts.verified_until_epoch, now) is TrustStatus.VERIFIED
+            }
+            if len(trusted_cards) < k:
+                seen = {h.record_id for h in hits}
+                more = self._index.query(
+                    query.candidate, Scope(asker, now_epoch, TrustFilter.TRUSTED, kind=kind), k * RECORDS_PER_CARD
+                )
+                hits += [h for h in more if h.record_id not in seen]
         lexical_scores: dict[str, float] = {}
         held: dict[str, int] = {}  # record id -> how many of the question's identifiers it holds
         terms = identifiers(text) if self.policy.exact_term_weight > 0 else []
@@ -136,11 +147,6 @@ class Verity:
             missing = [rid for rid in dict.fromkeys([*lexical_scores, *held]) if rid not in have]
             hits += self._index.get_records(missing, Scope(asker, now_epoch, TrustFilter.ANY))
         evidence = to_evidence(hits, asker, now, centroids, query)
-        if TrustFilter.ANY not in trusts:  # lexical extras of a trust class not asked for are dropped
-            wanted = {TrustStatus.VERIFIED} if TrustFilter.TRUSTED in trusts else set()
-            if TrustFilter.UNTRUSTED in trusts:
-                wanted |= {TrustStatus.EXPIRED, TrustStatus.UNVERIFIED}
-            evidence = [e for e in evidence if e.trust in wanted]
         lexical_boost: dict[str, float] = {}
         exact_boost: dict[str, float] = {}
         saturation = self.policy.lexical_saturation
@@ -179,7 +185,7 @@ class Verity:
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
     ) -> tuple[list[CardEvidence], list[CardEvidence]]:
         """Trusted and untrusted cards for an embedded question, best first (what `ask` decides on)."""
-        found = self._retrieve(text, vector, asker, now, k, (TrustFilter.TRUSTED, TrustFilter.UNTRUSTED))
+        found = self._retrieve(text, vector, asker, now, k)
         # defence in depth: trust is decided again here, from the clock, whatever the store filtered
         trusted = [e for e in found.evidence if e.trust is TrustStatus.VERIFIED]
         untrusted = [e for e in found.evidence if e.trust is not TrustStatus.VERIFIED]
@@ -194,7 +200,7 @@ class Verity:
         query = self._check_text(query, "query")
         k = self._top_k(top_k)
         now = self._clock.now()
-        found = self._retrieve(query, self._embedder.embed_query(query), asker, now, k, (TrustFilter.ANY,))
+        found = self._retrieve(query, self._embedder.embed_query(query), asker, now, k)
         cards = group_by_card(found.evidence, k, found.boost)
         hits = tuple(
             SearchHit(

@@ -105,3 +105,46 @@ def test_a_collection_built_by_another_embedder_is_a_clear_startup_error(tmp_pat
     assert info.value.code is ErrorCode.EMBEDDER_MISMATCH
     assert "model-a" in info.value.message
     assert "model-b" in info.value.message
+
+
+def test_fetch_by_ids_applies_exactly_the_scope_the_vector_query_applies(index: ChromaCardIndex) -> None:
+    """`get_records` filters in the adapter (`scope_admits`) instead of a Chroma `where`: both must agree
+    on every record, for every asker, trust filter and record kind."""
+    from itertools import product
+
+    from rag.chroma_index import scope_admits, scope_filter
+
+    day = 86_400
+    cards = [
+        make_card(id="public-fresh", verified_at=datetime.fromtimestamp(NOW - 10 * day, UTC)),
+        make_card(id="public-expired", verified_at=datetime.fromtimestamp(NOW - 100 * day, UTC)),
+        make_card(id="public-unverified", state="unverified"),
+        make_card(id="finance-fresh", groups=["finance"], verified_at=datetime.fromtimestamp(NOW - 10 * day, UTC)),
+        make_card(
+            id="finance-hr-expired", groups=["finance", "hr"], verified_at=datetime.fromtimestamp(NOW - 95 * day, UTC)
+        ),
+        make_card(id="no-interval", verify_interval_days=None),
+    ]
+    for i, card in enumerate(cards):
+        records = [
+            IndexRecord(f"{card.id}::v::chunk::0", RecordKind.CHUNK, 0, card.body, ""),
+            IndexRecord(f"{card.id}::v::sentence::0", RecordKind.SENTENCE, 0, card.body, ""),
+        ]
+        index.replace_card(card, CardVersion("v", "m"), records, np.stack([axis(i), axis(i)]))
+    index.delete_card("public-fresh")
+    put(index, make_card(id="public-fresh", verified_at=datetime.fromtimestamp(NOW - 10 * day, UTC)), 7, "v2")
+    retired = index._collection.get(ids=["finance-fresh::v::chunk::0"], include=["metadatas"])["metadatas"]
+    assert retired
+    index._collection.update(ids=["finance-fresh::v::chunk::0"], metadatas=[{**retired[0], "live": False}])
+    everything = index._collection.get(include=["metadatas"])
+    all_ids = everything["ids"]
+    metadata = dict(zip(all_ids, everything["metadatas"] or [], strict=True))
+    askers = [Asker(), Asker(frozenset({"finance"})), Asker(frozenset({"hr", "sales"}))]
+    kinds = [None, RecordKind.CHUNK, RecordKind.SENTENCE, RecordKind.CARD]
+    for asker, trust, kind, now in product(askers, TrustFilter, kinds, [NOW, NOW + 200 * day]):
+        scope = Scope(asker, now, trust, kind=kind)
+        by_chroma = set(index._collection.get(where=scope_filter(scope), include=[])["ids"])
+        by_adapter = {rid for rid in all_ids if scope_admits(metadata[rid], scope)}
+        assert by_chroma == by_adapter, scope
+        assert {h.record_id for h in index.get_records(all_ids, scope)} == by_chroma, scope
+    assert any(scope_admits(metadata[rid], Scope(Asker(), NOW, TrustFilter.TRUSTED)) for rid in all_ids)

@@ -6,6 +6,7 @@ from rag.errors import VerityError
 from rag.ports import TrustFilter
 from rag.trust import TrustStatus
 from rag.types import Asker, RefusalReason
+from tests.fakes import make_card
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 
 PUBLIC = Asker()
@@ -86,7 +87,21 @@ def test_every_store_query_carries_the_askers_groups(world: World) -> None:
     world.verity.ask("hub battery", PUBLIC)
     assert world.index.queries
     assert all(q.asker in (FINANCE, PUBLIC) for q in world.index.queries)
-    assert {q.trust for q in world.index.queries} == {TrustFilter.TRUSTED, TrustFilter.UNTRUSTED}
+    assert {q.trust for q in world.index.queries} == {TrustFilter.ANY}  # one query; trust decided per record
+
+
+def test_untrusted_records_crowding_a_full_result_do_not_hide_a_trusted_card(world: World) -> None:
+    drafts = [
+        make_card(id=f"draft-{i}", title="Hub battery replacement", body=BATTERY.body, state="unverified")
+        for i in range(30)
+    ]
+    verified = make_card(id="verified", title="Hub battery", body="The hub battery is replaced by our support team.")
+    world.ingest(*drafts, verified)
+    question = "hub battery replacement"
+    trusted, untrusted = world.verity.rank_cards(question, world.embedder.embed_query(question), PUBLIC, NOW, 1)
+    assert [c.facts.card_id for c in trusted] == ["verified"]
+    assert untrusted[0].facts.card_id.startswith("draft-")
+    assert [q.trust for q in world.index.queries] == [TrustFilter.ANY, TrustFilter.TRUSTED]
 
 
 def test_search_shows_trust_and_snippets_only_for_trusted_cards(world: World) -> None:
