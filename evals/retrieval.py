@@ -59,6 +59,7 @@ THRESHOLDS = [round(0.16 + 0.02 * i, 2) for i in range(14)]
 class Question:
     paragraph: int
     text: str
+    article: int = 0
 
 
 def load(folder: Path, language: str, paragraphs: int) -> tuple[list[str], list[Question]]:
@@ -68,11 +69,11 @@ def load(folder: Path, language: str, paragraphs: int) -> tuple[list[str], list[
     data = json.loads(path.read_text(encoding="utf-8"))
     contexts: list[str] = []
     questions: list[Question] = []
-    for article in data["data"]:
+    for article_no, article in enumerate(data["data"]):
         for paragraph in article["paragraphs"]:
             index = len(contexts)
             contexts.append(paragraph["context"])
-            questions += [Question(index, qa["question"]) for qa in paragraph["qas"]]
+            questions += [Question(index, qa["question"], article_no) for qa in paragraph["qas"]]
     keep = min(paragraphs, len(contexts))
     return contexts[:keep], [q for q in questions if q.paragraph < keep]
 
@@ -221,7 +222,7 @@ class Bench:
         return out
 
 
-def pairs_table(bench: Bench) -> list[dict[str, object]]:
+def pairs_table(bench: Bench, granularity: bool = True) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for doc_language in bench.languages:
         cards = [card_of(i, c, doc_language) for i, c in enumerate(bench.contexts[doc_language])]
@@ -241,14 +242,18 @@ def pairs_table(bench: Bench) -> list[dict[str, object]]:
             dense_ranked = [peer.search(v) for v in bench.question_vectors[question_language]]
             lexical_ranked = [[h.record_id for h in lexical.search(q.text, 10)] for q in questions]
             row: dict[str, object] = {"cards": doc_language, "questions": question_language, "n": len(questions)}
-            for name, ranked in (
+            methods = [
                 ("dense", dense_ranked),
                 ("lexical", lexical_ranked),
                 ("verity-nolex", bench.pipeline_ranks(nolex, question_language)),
                 ("verity", bench.pipeline_ranks(verity, question_language)),
-                ("chunks-only", bench.pipeline_ranks(chunks_only, question_language)),
-                ("sentences-only", bench.pipeline_ranks(sentences_only, question_language)),
-            ):
+            ]
+            if granularity:
+                methods += [
+                    ("chunks-only", bench.pipeline_ranks(chunks_only, question_language)),
+                    ("sentences-only", bench.pipeline_ranks(sentences_only, question_language)),
+                ]
+            for name, ranked in methods:
                 row[name] = ranks_to_metrics(rank_of(g, r) for g, r in zip(gold, ranked, strict=True))
             rows.append(row)
             print(format_row(row), flush=True)
@@ -258,21 +263,32 @@ def pairs_table(bench: Bench) -> list[dict[str, object]]:
 def format_row(row: dict[str, object]) -> str:
     parts = [f"{row['cards']}->{row['questions']}"]
     for name in ("dense", "lexical", "verity-nolex", "verity", "chunks-only", "sentences-only"):
+        if name not in row:
+            continue
         m = row[name]
         assert isinstance(m, dict)
         parts.append(f"{name} {m['r@1']:.3f}/{m['r@5']:.3f}/{m['mrr']:.3f}")
     return "  ".join(parts)
 
 
-def refusal_curve(bench: Bench, doc_language: str) -> list[dict[str, float]]:
-    """KB of the even paragraphs only; questions on odd paragraphs must be refused."""
+def refusal_curve(bench: Bench, doc_language: str, held_out: str = "paragraph") -> list[dict[str, float]]:
+    """A KB that lacks some paragraphs; questions on them must be refused.
+
+    held_out="paragraph": the odd paragraphs are left out, their article's other paragraphs stay (hard
+    near misses: same topic, same names). held_out="article": the odd articles are left out whole
+    (questions on topics the KB does not cover at all)."""
     contexts = bench.contexts[doc_language]
-    verity = bench.verity([card_of(i, c, doc_language) for i, c in enumerate(contexts) if i % 2 == 0])
+    article_of = {q.paragraph: q.article for q in bench.questions[doc_language]}
+
+    def kept(paragraph: int) -> bool:
+        return (paragraph if held_out == "paragraph" else article_of.get(paragraph, 0)) % 2 == 0
+
+    verity = bench.verity([card_of(i, c, doc_language) for i, c in enumerate(contexts) if kept(i)])
     observations = [obs for language in bench.languages for obs in bench.pipeline_scores(verity, language)]
+    inside = [(p, top, s) for p, top, s in observations if kept(p)]
+    outside = [(p, top, s) for p, top, s in observations if not kept(p)]
     curve = []
     for threshold in THRESHOLDS:
-        inside = [(p, top, s) for p, top, s in observations if p % 2 == 0]
-        outside = [(p, top, s) for p, top, s in observations if p % 2 == 1]
         answered_right = sum(1 for p, top, s in inside if s >= threshold and top == f"p{p:03d}")
         answered_wrong_card = sum(1 for p, top, s in inside if s >= threshold and top != f"p{p:03d}")
         wrongly_answered = sum(1 for _, _, s in outside if s >= threshold)
@@ -318,34 +334,53 @@ def mixed_language(bench: Bench) -> dict[str, dict[str, float]]:
     }
 
 
+def print_curve(curve: list[dict[str, float]]) -> None:
+    default = Settings().relevance_threshold
+    for point in curve:
+        mark = "  <- default" if abs(point["threshold"] - default) < 1e-9 else ""
+        print(
+            "threshold {threshold:.2f}  answered correctly {answered_correctly:.3f}  wrong card "
+            "{answered_wrong_card:.3f}  should-refuse answered {should_refuse_answered:.3f}  "
+            "refusal P {refusal_precision:.3f} R {refusal_recall:.3f}".format(**point)
+            + mark,
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m evals.retrieval")
     parser.add_argument("--languages", default="en,de,es,ru")
     parser.add_argument("--paragraphs", type=int, default=240)
+    parser.add_argument("--parts", default="pairs,refuse,mixed", help="any of pairs, refuse, mixed")
+    parser.add_argument("--no-granularity", action="store_true", help="skip the chunks-only/sentences-only runs")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
+    parts = {part.strip() for part in args.parts.split(",")}
+    report: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as folder:
         bench = Bench(languages, args.paragraphs, Path(folder))
-        print("pair  method r@1/r@5/MRR@10")
-        rows = pairs_table(bench)
-        print("\nshould-refuse (KB without the odd paragraphs; questions in every language):")
-        curve = refusal_curve(bench, languages[0])
-        default = Settings().relevance_threshold
-        for point in curve:
-            mark = "  <- default" if abs(point["threshold"] - default) < 1e-9 else ""
-            print(
-                "threshold {threshold:.2f}  answered correctly {answered_correctly:.3f}  wrong card "
-                "{answered_wrong_card:.3f}  should-refuse answered {should_refuse_answered:.3f}  "
-                "refusal P {refusal_precision:.3f} R {refusal_recall:.3f}".format(**point)
-                + mark
-            )
-        print("\nmixed-language KB (each paragraph once, in one language):")
-        mixed = mixed_language(bench)
-        for key, metrics in mixed.items():
-            print(f"{key:<14} r@1 {metrics['r@1']:.3f}  r@5 {metrics['r@5']:.3f}  MRR {metrics['mrr']:.3f}")
+        if "pairs" in parts:
+            print("pair  method r@1/r@5/MRR@10", flush=True)
+            report["pairs"] = pairs_table(bench, granularity=not args.no_granularity)
+        if "refuse" in parts:
+            for held_out in ("paragraph", "article"):
+                print(
+                    f"\nshould-refuse, KB without the odd {held_out}s ({languages[0]} cards; questions in every "
+                    "language):",
+                    flush=True,
+                )
+                curve = refusal_curve(bench, languages[0], held_out)
+                print_curve(curve)
+                report[f"refusal_curve_{held_out}"] = curve
+        if "mixed" in parts:
+            print("\nmixed-language KB (each paragraph once, in one language):", flush=True)
+            mixed = mixed_language(bench)
+            for key, metrics in mixed.items():
+                print(f"{key:<14} r@1 {metrics['r@1']:.3f}  r@5 {metrics['r@5']:.3f}  MRR {metrics['mrr']:.3f}")
+            report["mixed"] = mixed
     if args.json:
-        args.json.write_text(json.dumps({"pairs": rows, "refusal_curve": curve, "mixed": mixed}, indent=2))
+        args.json.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

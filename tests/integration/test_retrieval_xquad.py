@@ -67,3 +67,13 @@ def test_should_refuse_trade_off_curve(bench: Bench) -> None:
     default = next(p for p in curve if abs(p["threshold"] - Settings().relevance_threshold) < 1e-9)
     assert default["answered_correctly"] >= 0.6
     assert default["should_refuse_answered"] <= 0.7
+
+
+def test_questions_on_topics_the_kb_lacks_are_refused(bench: Bench) -> None:
+    """Whole articles left out: at the default threshold most of their questions are refused, while
+    most answerable questions are still answered with the right card."""
+    curve = refusal_curve(bench, "en", held_out="article")
+    default = next(p for p in curve if abs(p["threshold"] - Settings().relevance_threshold) < 1e-9)
+    print({k: round(v, 3) for k, v in default.items()})
+    assert default["answered_correctly"] >= 0.88
+    assert default["should_refuse_answered"] <= 0.08
