@@ -78,10 +78,20 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True, slots=True)
+class DroppedSentence:
+    """A generated sentence the citation guard removed, with its reason (shown to the agent, not sent on)."""
+
+    text: str
+    problem: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     text: str
     sentences: tuple[AnswerSentence, ...]
     citations: tuple[Citation, ...]
+    dropped: tuple[DroppedSentence, ...] = ()  # generated answers only
 
 
 class RefusalReason(StrEnum):
