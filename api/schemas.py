@@ -96,18 +96,33 @@ class RefusalPublic(BaseModel):
     candidates: list[CandidatePublic] = Field(description="Unverified or expired cards that looked relevant.")
 
 
+class DroppedPublic(BaseModel):
+    text: str = Field(description="A generated sentence the citation guard rejected; never part of the answer.")
+    problem: str = Field(
+        description="no_citation, unknown_citation, unsupported_fact, unsupported, negation_mismatch or wrong_citation."
+    )
+    detail: str
+
+
 class AskPublic(BaseModel):
     outcome: Literal["answered", "refused"]
     question: str
-    answer: str | None = Field(description="Sentences quoted from verified cards, each followed by [n].")
+    answer: str | None = Field(
+        description="Sentences from verified cards, each followed by [n]: quoted verbatim (extractive) or "
+        "generated and checked by the citation guard (LLM answerer)."
+    )
     citations: list[CitationPublic]
     refusal: RefusalPublic | None
     as_of: datetime = Field(description="The instant the verification gate was evaluated at.")
     timings_ms: dict[str, float]
+    dropped: list[DroppedPublic] = Field(
+        default_factory=list, description="Generated sentences the citation guard removed (LLM answerer only)."
+    )
 
     @classmethod
     def of(cls, result: AskResult) -> AskPublic:
         refusal = result.refusal
+        dropped = result.answer.dropped if result.answer else refusal.dropped if refusal else ()
         return cls(
             outcome="answered" if result.answer else "refused",
             question=result.question,
@@ -122,6 +137,7 @@ class AskPublic(BaseModel):
             else None,
             as_of=result.as_of,
             timings_ms={k: round(v, 2) for k, v in result.timings_ms.items()},
+            dropped=[DroppedPublic(text=d.text, problem=d.problem, detail=d.detail) for d in dropped],
         )
 
 

@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     EMBEDDER_MISMATCH = "embedder_mismatch"
     STORE_UNAVAILABLE = "store_unavailable"
     EMBEDDER_UNAVAILABLE = "embedder_unavailable"
+    LLM_UNAVAILABLE = "llm_unavailable"
     CONFIGURATION = "configuration"
 
 

@@ -10,9 +10,11 @@ from rag.chroma_index import ChromaCardIndex, build_client
 from rag.clock import Clock, FixedClock, SystemClock
 from rag.embedders import build_embedder
 from rag.extractive import ExtractivePolicy
-from rag.ports import CardIndex, Embedder
+from rag.generative import UnsupportedPolicy
+from rag.guard import GuardPolicy
+from rag.ports import CardIndex, ChatModel, Embedder
 from rag.service import AskPolicy, Verity
-from rag.settings import Settings
+from rag.settings import AnswererKind, LlmFailure, Settings
 
 log = logging.getLogger("verity")
 
@@ -36,6 +38,28 @@ def ask_policy(settings: Settings) -> AskPolicy:
         exact_term_weight=settings.exact_term_weight,
         extractive=ExtractivePolicy(max_sentences=settings.max_answer_sentences, margin=settings.sentence_margin),
         max_question_chars=settings.max_question_chars,
+        unsupported=UnsupportedPolicy(settings.llm_unsupported.value),
+        llm_fallback=settings.llm_on_failure is LlmFailure.EXTRACTIVE,
+        tokens_per_card=settings.llm_tokens_per_card,
+        guard=GuardPolicy(support_threshold=settings.guard_support),
+    )
+
+
+def build_chat(settings: Settings) -> ChatModel | None:
+    """The chat model of VERITY_ANSWERER=llm, or None for the extractive default."""
+    if settings.answerer is not AnswererKind.LLM:
+        return None
+    from rag.chat import OpenAICompatibleChat
+
+    assert settings.llm_base_url and settings.llm_model  # checked by Settings
+    return OpenAICompatibleChat(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key.get_secret_value(),
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        max_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature,
     )
 
 
@@ -51,9 +75,11 @@ def clock_from(settings: Settings) -> Clock:
     return FixedClock(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
 
 
-def build_runtime(settings: Settings, embedder: Embedder | None = None, clock: Clock | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, embedder: Embedder | None = None, clock: Clock | None = None, chat: ChatModel | None = None
+) -> Runtime:
     embedder = embedder or build_embedder(settings)
     index = open_index(settings, embedder)
     clock = clock or clock_from(settings)
-    verity = Verity(index, embedder, clock, ask_policy(settings))
+    verity = Verity(index, embedder, clock, ask_policy(settings), chat or build_chat(settings))
     return Runtime(settings=settings, embedder=embedder, index=index, verity=verity, clock=clock)

@@ -34,6 +34,17 @@ class Embedder(Protocol):
         ...
 
 
+class ChatModel(Protocol):
+    """A chat model behind any OpenAI-compatible endpoint (or a scripted fake in tests)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def complete(self, messages: Sequence[Mapping[str, str]]) -> str:
+        """The model's whole reply. Raises VerityError(LLM_UNAVAILABLE) once its retries are spent."""
+        ...
+
+
 class TrustFilter(StrEnum):
     TRUSTED = "trusted"  # verified and not expired at `now`
     UNTRUSTED = "untrusted"  # never verified, or expired at `now`

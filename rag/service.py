@@ -1,8 +1,8 @@
 """Verity's two questions: `ask` (answer from verified evidence, or refuse with a reason) and `search`.
 
 How `ask` decides (every score is a language-centred cosine, see rag/centering.py):
-1. one query for trusted records (verified, not expired at `now`, visible to the asker) and one for
-   untrusted records (never verified or expired, visible), chunks and sentences alike;
+1. one store query for the records of every trust class the asker may see (visibility is filtered in
+   the store), chunks and sentences alike; the trust gate is applied to each record against `now`;
 2. each card scores its best record; `best_trusted` and `best_untrusted` are the top card scores;
 3. answer when best_trusted >= relevance_threshold and best_trusted >= best_untrusted - untrusted_margin:
    quote the best sentences of the trusted cards above the threshold;
@@ -10,10 +10,14 @@ How `ask` decides (every score is a language-centred cosine, see rag/centering.p
    (it is what the question is about), no_evidence when nothing is.
 Step 3's second condition stops a loosely related verified card from answering a question whose real
 subject is an unverified or expired card.
+
+With a chat model (VERITY_ANSWERER=llm), step 3 hands the same verified cards, and nothing else, to the
+model (rag/generative.py); the citation guard keeps only the sentences the cited evidence supports.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,15 +27,37 @@ from rag.clock import Clock
 from rag.errors import ErrorCode, VerityError
 from rag.evidence import CardEvidence, chunk_body, group_by_card, to_evidence
 from rag.extractive import ExtractivePolicy, compose_answer, fallback_sentences, select_sentences
+from rag.generative import UnsupportedPolicy, build_messages, judge, prompt_evidence
+from rag.guard import Guard, GuardPolicy
 from rag.lexical import identifiers
-from rag.ports import CardIndex, Embedder, Scope, TrustFilter, Vectors
+from rag.ports import CardIndex, ChatModel, Embedder, Scope, TrustFilter, Vectors
 from rag.refusals import refuse
 from rag.trust import TrustStatus, trust_status
-from rag.types import Answer, Asker, AskResult, Evidence, RecordKind, SearchHit, SearchResult
+from rag.types import (
+    Answer,
+    Asker,
+    AskResult,
+    Evidence,
+    RecordKind,
+    Refusal,
+    RefusalReason,
+    SearchHit,
+    SearchResult,
+)
 
 MAX_SEARCH_SNIPPET_CHARS = 300
 RECORDS_PER_CARD = 12  # records fetched per wanted card: chunks plus sentences
 LEXICAL_PER_CARD = 4
+log = logging.getLogger("verity")
+
+INSUFFICIENT_MESSAGE = (
+    "The verified cards found do not answer this question. Ask the owner of the closest card, "
+    "or write a new card for it."
+)
+UNSUPPORTED_MESSAGE = (
+    "The generated answer was not supported by the verified cards it cited, so it was withheld; "
+    "the rejected sentences are listed. Check the cards or ask their owner."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +77,10 @@ class AskPolicy:
     record_kind: RecordKind | None = None  # what dense retrieval compares: chunks, sentences, or both (None)
     extractive: ExtractivePolicy = field(default_factory=ExtractivePolicy)
     max_question_chars: int = 2000
+    unsupported: UnsupportedPolicy = UnsupportedPolicy.DROP  # generated sentences the guard rejects
+    llm_fallback: bool = True  # the model failed after its retries: answer extractively (False: 503)
+    tokens_per_card: int = 400  # evidence tokens per card in a model's prompt
+    guard: GuardPolicy = field(default_factory=GuardPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +103,19 @@ def decide(trusted: Sequence[CardEvidence], untrusted: Sequence[CardEvidence], p
 
 
 class Verity:
-    def __init__(self, index: CardIndex, embedder: Embedder, clock: Clock, policy: AskPolicy) -> None:
+    def __init__(
+        self, index: CardIndex, embedder: Embedder, clock: Clock, policy: AskPolicy, chat: ChatModel | None = None
+    ) -> None:
         self._index = index
         self._embedder = embedder
         self._clock = clock
         self.policy = policy
+        self._chat = chat
+        self._guard = Guard(embedder, policy.guard)
 
     def with_policy(self, policy: AskPolicy) -> Verity:
-        """The same index, embedder and clock under another policy (calibration, benchmarks)."""
-        return Verity(self._index, self._embedder, self._clock, policy)
+        """The same index, embedder, clock and chat model under another policy (calibration, benchmarks)."""
+        return Verity(self._index, self._embedder, self._clock, policy, self._chat)
 
     def _check_text(self, text: str, what: str) -> str:
         cleaned = text.strip()
@@ -177,9 +211,37 @@ class Verity:
             refusal = refuse(decision.refuse_with)
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             return AskResult(question=question, as_of=now, refusal=refusal, timings_ms=timings)
-        answer = self._answer(decision.answer_from)
+        if self._chat is None:
+            answer: Answer | None = self._answer(decision.answer_from)
+            refused: Refusal | None = None
+        else:
+            answer, refused = self._generate(question, decision.answer_from, timings)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return AskResult(question=question, as_of=now, answer=answer, timings_ms=timings)
+        return AskResult(question=question, as_of=now, answer=answer, refusal=refused, timings_ms=timings)
+
+    def _generate(
+        self, question: str, cards: Sequence[CardEvidence], timings: dict[str, float]
+    ) -> tuple[Answer | None, Refusal | None]:
+        """The chat model answers from the verified cards only; the guard decides what of it is kept."""
+        assert self._chat is not None
+        evidence = prompt_evidence(cards, self.policy.tokens_per_card)
+        started = time.perf_counter()
+        try:
+            reply = self._chat.complete(build_messages(question, evidence))
+        except VerityError as exc:
+            if exc.code is not ErrorCode.LLM_UNAVAILABLE or not self.policy.llm_fallback:
+                raise
+            log.warning("chat model failed, answering extractively: %s", exc.message)
+            timings["llm_failed"] = 1.0
+            return self._answer(cards), None
+        generated = time.perf_counter()
+        timings["generate_ms"] = (generated - started) * 1000
+        judged = judge(reply, evidence, self._guard, self.policy.unsupported)
+        timings["guard_ms"] = (time.perf_counter() - generated) * 1000
+        if judged.answer is not None:
+            return judged.answer, None
+        message = INSUFFICIENT_MESSAGE if judged.insufficient else UNSUPPORTED_MESSAGE
+        return None, Refusal(RefusalReason.NO_EVIDENCE, message, (), judged.dropped)
 
     def rank_cards(
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int

@@ -18,6 +18,17 @@ class EmbedderKind(StrEnum):
 
 class AnswererKind(StrEnum):
     EXTRACTIVE = "extractive"
+    LLM = "llm"
+
+
+class LlmFailure(StrEnum):
+    EXTRACTIVE = "extractive"  # answer extractively when the model fails after its retries
+    ERROR = "error"  # a 503 problem+json
+
+
+class LlmUnsupported(StrEnum):
+    DROP = "drop"  # remove sentences the guard rejects, list them
+    REFUSE = "refuse"  # refuse the whole answer if any sentence is rejected
 
 
 class Settings(BaseSettings):
@@ -63,6 +74,33 @@ class Settings(BaseSettings):
         3, description="Retries (with backoff) of a failed embeddings request: timeouts, 429, 5xx."
     )
     answerer: AnswererKind = Field(AnswererKind.EXTRACTIVE, description="How answers are written.")
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible chat endpoint (`VERITY_ANSWERER=llm`), e.g. `http://host:8080/v1`."
+    )
+    llm_model: str | None = Field(None, description="Chat model name at that endpoint.")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="API key for the chat endpoint (secret).")
+    llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = Field(
+        60.0, description="Timeout of one chat request, in seconds."
+    )
+    llm_max_retries: Annotated[int, Field(ge=0, le=10)] = Field(
+        2, description="Retries (with backoff) of a failed chat request: timeouts, 429, 5xx."
+    )
+    llm_max_tokens: Annotated[int, Field(ge=16, le=8192)] = Field(400, description="Most tokens the model may write.")
+    llm_temperature: Annotated[float, Field(ge=0.0, le=2.0)] = Field(0.0, description="Sampling temperature.")
+    llm_on_failure: LlmFailure = Field(
+        LlmFailure.EXTRACTIVE,
+        description="When the model still fails after retries: answer `extractive`ly, or `error` (503).",
+    )
+    llm_unsupported: LlmUnsupported = Field(
+        LlmUnsupported.DROP,
+        description="Sentences the citation guard rejects: `drop` them (listed in the answer) or `refuse` the answer.",
+    )
+    llm_tokens_per_card: Annotated[int, Field(ge=50, le=4000)] = Field(
+        400, description="Evidence tokens per card in the prompt."
+    )
+    guard_support: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.82, description="Citation guard: least cosine between a sentence and the evidence it cites."
+    )
     chunk_size: Annotated[int, Field(ge=32, le=2048)] = Field(
         256, description="Chunk size in cl100k tokens, title included."
     )
@@ -118,6 +156,12 @@ class Settings(BaseSettings):
     def _endpoint_embedder_is_complete(self) -> Self:
         if self.embedder is EmbedderKind.OPENAI and not (self.embed_base_url and self.embed_model):
             raise ValueError("VERITY_EMBEDDER=openai needs VERITY_EMBED_BASE_URL and VERITY_EMBED_MODEL")
+        return self
+
+    @model_validator(mode="after")
+    def _llm_answerer_is_complete(self) -> Self:
+        if self.answerer is AnswererKind.LLM and not (self.llm_base_url and self.llm_model):
+            raise ValueError("VERITY_ANSWERER=llm needs VERITY_LLM_BASE_URL and VERITY_LLM_MODEL")
         return self
 
     def write_key_list(self) -> list[str]:

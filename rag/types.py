@@ -120,6 +120,7 @@ class Refusal:
     reason: RefusalReason
     message: str
     candidates: tuple[Candidate, ...] = ()
+    dropped: tuple[DroppedSentence, ...] = ()  # a generated answer the citation guard rejected
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -199,3 +199,23 @@ def make_card(**overrides: object) -> Card:
 
 
 __all__ = ["HashEmbedder", "InMemoryCardIndex", "RecordKind", "make_card"]
+
+
+class ScriptedChat:
+    """A chat model that answers from a script: a function of the messages, or an error to raise."""
+
+    def __init__(self, reply: Callable[[str], str] | str = "", error: Exception | None = None) -> None:
+        self._reply = reply
+        self._error = error
+        self.prompts: list[list[dict[str, str]]] = []
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    def complete(self, messages: Sequence[Mapping[str, str]]) -> str:
+        self.prompts.append([dict(m) for m in messages])
+        if self._error is not None:
+            raise self._error
+        user = messages[-1]["content"]
+        return self._reply(user) if callable(self._reply) else self._reply
