@@ -30,6 +30,12 @@ STATUS_OF = {
 
 
 def problem(status: int, code: str, detail: str, instance: str, **extra: object) -> JSONResponse:
+    body = problem_body(status, code, detail, instance, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def problem_body(status: int, code: str, detail: str, instance: str, **extra: object) -> dict[str, object]:
+    """The RFC 9457 object (also sent as the `error` event of a stream that fails after it started)."""
     body: dict[str, object] = {
         "type": f"https://verity.example/problems/{code}",
         "title": HTTPStatus(status).phrase,
@@ -39,7 +45,7 @@ def problem(status: int, code: str, detail: str, instance: str, **extra: object)
         "code": code,
     }
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return body
 
 
 async def _verity_error(request: Request, exc: Exception) -> JSONResponse:

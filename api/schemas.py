@@ -24,6 +24,12 @@ class AskRequest(BaseModel):
         list[Group], Field(max_length=50, description="Groups of the asker (from a trusted gateway).")
     ] = []
     top_k: Annotated[int, Field(ge=1, le=50, description="Cards to retrieve (default from settings).")] | None = None
+    stream: bool = Field(
+        default=False,
+        description="Answer as server-sent events: `text` (each sentence once it passed the guard), `dropped` "
+        "(each sentence the guard removed), then `result` (the whole response, as without streaming), or "
+        "`error` (a problem object). Closing the connection stops generation.",
+    )
 
 
 class SearchRequest(BaseModel):

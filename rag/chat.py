@@ -8,10 +8,12 @@ answer or a 503 (VERITY_LLM_ON_FAILURE).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from rag.errors import ErrorCode, VerityError
 
@@ -31,6 +33,11 @@ class OpenAICompatibleChat:
 
         self._base_url = base_url
         self._model = model
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=max_retries
+        )
         self._llm: Any = OpenAILike(
             model=model,
             api_base=base_url,
@@ -39,9 +46,7 @@ class OpenAICompatibleChat:
             # retries are the openai client's alone (backoff, Retry-After, exactly `max_retries`);
             # llama-index's own retry loop would multiply them
             max_retries=0,
-            openai_client=openai.OpenAI(
-                base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=max_retries
-            ),
+            openai_client=self._client,
             max_tokens=max_tokens,
             temperature=temperature,
             is_chat_model=True,
@@ -54,11 +59,34 @@ class OpenAICompatibleChat:
         return self._model
 
     def complete(self, messages: Sequence[Mapping[str, str]]) -> str:
-        from llama_index.core.llms import ChatMessage
+        with self._errors():
+            response = self._llm.chat(_chat_messages(messages))
+        return str(response.message.content or "")
 
-        chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+    def stream(self, messages: Sequence[Mapping[str, str]]) -> Iterator[str]:
+        """Deltas of the reply, from the same `openai` client. Not through llama-index's `stream_chat`:
+        closing its generator leaves the HTTP response open (measured: the server kept streaming), and a
+        client that goes away must stop generation. Closing this generator closes the response."""
+        with self._errors():
+            stream = self._client.chat.completions.create(
+                model=self._model,
+                messages=cast(list[ChatCompletionMessageParam], [dict(m) for m in messages]),
+                max_tokens=self._max_tokens,
+                temperature=self._temperature,
+                stream=True,
+            )
+            try:
+                for chunk in stream:
+                    delta = chunk.choices[0].delta.content if chunk.choices else None
+                    if delta:
+                        yield delta
+            finally:
+                stream.close()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
         try:
-            response = self._llm.chat(chat)
+            yield
         except openai.APIStatusError as exc:
             raise VerityError(
                 ErrorCode.LLM_UNAVAILABLE, f"the chat endpoint {self._base_url} answered HTTP {exc.status_code}"
@@ -67,4 +95,9 @@ class OpenAICompatibleChat:
             raise VerityError(
                 ErrorCode.LLM_UNAVAILABLE, f"the chat endpoint {self._base_url} failed: {type(exc).__name__}"
             ) from exc
-        return str(response.message.content or "")
+
+
+def _chat_messages(messages: Sequence[Mapping[str, str]]) -> list[Any]:
+    from llama_index.core.llms import ChatMessage
+
+    return [ChatMessage(role=m["role"], content=m["content"]) for m in messages]

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from rag.evidence import CardEvidence, chunk_body
 from rag.extractive import MAX_SNIPPET_CHARS
-from rag.guard import Guard, GuardEvidence, SentenceVerdict
+from rag.guard import Guard, GuardEvidence, SentenceVerdict, split_claims
 from rag.sentences import normalise_space
 from rag.tokens import count_tokens
 from rag.trust import TrustStatus, epoch_to_datetime
@@ -102,16 +102,62 @@ def is_insufficient(reply: str) -> bool:
     return re.sub(r"[\s\"'`.*]", "", reply) == INSUFFICIENT
 
 
+class ReplyGuard:
+    """Guards a model's reply as it streams in, sentence by sentence.
+
+    A sentence is judged once it is complete (the next sentence has begun, or the reply ended), so text
+    reaches the asker only after it passed the guard. Under REFUSE nothing is released before the whole
+    reply is judged, since one failed sentence withholds it all. `judge` is this fed in one piece."""
+
+    def __init__(self, evidence: Sequence[PromptEvidence], guard: Guard, policy: UnsupportedPolicy) -> None:
+        self._evidence = evidence
+        self._guard = guard
+        self._policy = policy
+        self._prepared = guard.prepare([GuardEvidence(e.marker, e.card.facts.card_id, e.text) for e in evidence])
+        self._text = ""
+        self._verdicts: list[SentenceVerdict] = []
+        self._released = 0
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def feed(self, delta: str) -> list[SentenceVerdict]:
+        """Add streamed text; return the sentences newly judged, in order (released ones have `ok`)."""
+        self._text += delta
+        claims = split_claims(self._text)
+        complete = [c for i, c in enumerate(claims[:-1]) if _has_letters(claims[i + 1][1])]
+        return self._judge(complete)
+
+    def finish(self) -> tuple[list[SentenceVerdict], Judged]:
+        """The reply ended: judge what is left; return those verdicts and what Verity keeps."""
+        if is_insufficient(self._text) or not self._text.strip():
+            return [], Judged(None, (), True, ())
+        fresh = self._judge(split_claims(self._text))
+        verdicts = self._verdicts
+        dropped = tuple(DroppedSentence(v.sentence, str(v.problem), v.detail) for v in verdicts if not v.ok)
+        kept = [v for v in verdicts if v.ok]
+        if not kept or (dropped and self._policy is UnsupportedPolicy.REFUSE):
+            return fresh, Judged(None, dropped, False, tuple(verdicts))
+        return fresh, Judged(compose_generated(kept, self._evidence, dropped), dropped, False, tuple(verdicts))
+
+    def _judge(self, claims: Sequence[tuple[str, str, tuple[int, ...]]]) -> list[SentenceVerdict]:
+        fresh = [self._guard.check_claim(*claim, self._prepared) for claim in claims[len(self._verdicts) :]]
+        self._verdicts.extend(fresh)
+        return fresh
+
+
+def _has_letters(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
+
+
 def judge(reply: str, evidence: Sequence[PromptEvidence], guard: Guard, policy: UnsupportedPolicy) -> Judged:
     """Guard the reply; keep the sentences that pass (all of them, under REFUSE) and cite their cards."""
     if is_insufficient(reply) or not reply.strip():
         return Judged(None, (), True, ())
-    verdicts = guard.check(reply, [GuardEvidence(e.marker, e.card.facts.card_id, e.text) for e in evidence])
-    dropped = tuple(DroppedSentence(v.sentence, str(v.problem), v.detail) for v in verdicts if not v.ok)
-    kept = [v for v in verdicts if v.ok]
-    if not kept or (dropped and policy is UnsupportedPolicy.REFUSE):
-        return Judged(None, dropped, False, tuple(verdicts))
-    return Judged(compose_generated(kept, evidence, dropped), dropped, False, tuple(verdicts))
+    replies = ReplyGuard(evidence, guard, policy)
+    replies.feed(reply)
+    return replies.finish()[1]
 
 
 def compose_generated(

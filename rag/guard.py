@@ -172,22 +172,40 @@ def negations(text: str) -> int:
     return sum(1 for w in words if w in NEGATION_CUES or w.endswith("n't"))
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedEvidence:
+    """The prompt's evidence, split into sentences and embedded once, for checking many claims."""
+
+    by_marker: dict[int, GuardEvidence]
+    flat: list[tuple[int, str]]
+    vectors: np.ndarray
+    facts: dict[int, set[str]]
+
+
 class Guard:
     def __init__(self, embedder: Embedder, policy: GuardPolicy | None = None) -> None:
         self._embedder = embedder
         self.policy = policy or GuardPolicy()
 
-    def check(self, answer: str, evidence: Sequence[GuardEvidence]) -> list[SentenceVerdict]:
-        by_marker = {e.marker: e for e in evidence}
-        claims = split_claims(answer)
+    def prepare(self, evidence: Sequence[GuardEvidence]) -> PreparedEvidence:
         sentences = {e.marker: split_sentences(e.text) or [e.text] for e in evidence}
         flat = [(marker, s) for marker, items in sentences.items() for s in items]
         vectors = self._embedder.embed_passages([s for _, s in flat]) if flat else np.zeros((0, 1), np.float32)
         facts = {e.marker: hard_facts(e.text) for e in evidence}
-        verdicts = []
-        for sentence, claim, markers in claims:
-            verdicts.append(self._verdict(sentence, claim, markers, by_marker, flat, vectors, facts))
-        return verdicts
+        return PreparedEvidence({e.marker: e for e in evidence}, flat, vectors, facts)
+
+    def check(self, answer: str, evidence: Sequence[GuardEvidence]) -> list[SentenceVerdict]:
+        prepared = self.prepare(evidence)
+        return [
+            self.check_claim(sentence, claim, markers, prepared) for sentence, claim, markers in split_claims(answer)
+        ]
+
+    def check_claim(
+        self, sentence: str, claim: str, markers: tuple[int, ...], prepared: PreparedEvidence
+    ) -> SentenceVerdict:
+        """One sentence of an answer (as `split_claims` gives it) against prepared evidence."""
+        p = prepared
+        return self._verdict(sentence, claim, markers, p.by_marker, p.flat, p.vectors, p.facts)
 
     def _verdict(
         self,

@@ -44,6 +44,11 @@ class ChatModel(Protocol):
         """The model's whole reply. Raises VerityError(LLM_UNAVAILABLE) once its retries are spent."""
         ...
 
+    def stream(self, messages: Sequence[Mapping[str, str]]) -> Iterator[str]:
+        """The reply as it is generated (text deltas). Closing the iterator stops generation. Raises
+        VerityError(LLM_UNAVAILABLE) when the call fails (retried before the first delta only)."""
+        ...
+
 
 class TrustFilter(StrEnum):
     TRUSTED = "trusted"  # verified and not expired at `now`

@@ -17,9 +17,12 @@ model (rag/generative.py); the citation guard keeps only the sentences the cited
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,8 +30,8 @@ from rag.clock import Clock
 from rag.errors import ErrorCode, VerityError
 from rag.evidence import CardEvidence, chunk_body, group_by_card, to_evidence
 from rag.extractive import ExtractivePolicy, compose_answer, fallback_sentences, select_sentences
-from rag.generative import UnsupportedPolicy, build_messages, judge, prompt_evidence
-from rag.guard import Guard, GuardPolicy
+from rag.generative import PromptEvidence, ReplyGuard, UnsupportedPolicy, build_messages, judge, prompt_evidence
+from rag.guard import Guard, GuardPolicy, SentenceVerdict
 from rag.lexical import identifiers
 from rag.ports import CardIndex, ChatModel, Embedder, Scope, TrustFilter, Vectors
 from rag.refusals import refuse
@@ -37,6 +40,7 @@ from rag.types import (
     Answer,
     Asker,
     AskResult,
+    DroppedSentence,
     Evidence,
     RecordKind,
     Refusal,
@@ -196,7 +200,7 @@ class Verity:
         boost = {c: lexical_boost.get(c, 0.0) + exact_boost.get(c, 0.0) for c in {*lexical_boost, *exact_boost}}
         return Retrieved(evidence, boost)
 
-    def ask(self, question: str, asker: Asker, top_k: int | None = None) -> AskResult:
+    def _decide(self, question: str, asker: Asker, top_k: int | None) -> _Prepared:
         question = self._check_text(question, "question")
         k = self._top_k(top_k)
         now = self._clock.now()
@@ -205,19 +209,81 @@ class Verity:
         embedded = time.perf_counter()
         trusted, untrusted = self.rank_cards(question, vector, asker, now, k)
         retrieved = time.perf_counter()
-        decision = decide(trusted, untrusted, self.policy)
         timings = {"embed_ms": (embedded - started) * 1000, "retrieve_ms": (retrieved - embedded) * 1000}
-        if not decision.answer_from:
-            refusal = refuse(decision.refuse_with)
-            timings["total_ms"] = (time.perf_counter() - started) * 1000
-            return AskResult(question=question, as_of=now, refusal=refusal, timings_ms=timings)
+        return _Prepared(question, now, started, timings, decide(trusted, untrusted, self.policy))
+
+    def ask(self, question: str, asker: Asker, top_k: int | None = None) -> AskResult:
+        p = self._decide(question, asker, top_k)
+        if not p.decision.answer_from:
+            return p.result(refusal=refuse(p.decision.refuse_with))
         if self._chat is None:
-            answer: Answer | None = self._answer(decision.answer_from)
-            refused: Refusal | None = None
-        else:
-            answer, refused = self._generate(question, decision.answer_from, timings)
-        timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return AskResult(question=question, as_of=now, answer=answer, refusal=refused, timings_ms=timings)
+            return p.result(answer=self._answer(p.decision.answer_from))
+        answer, refused = self._generate(p.question, p.decision.answer_from, p.timings)
+        return p.result(answer=answer, refusal=refused)
+
+    def ask_stream(self, question: str, asker: Asker, top_k: int | None = None) -> AskStream:
+        """`ask`, as events: kept sentences as they are judged, dropped ones, then the whole result.
+
+        Everything that can fail before the first event fails here, before a response starts: a bad
+        question, a store that is down, and a chat model that is down (its first token is awaited here;
+        then the extractive answer or LLM_UNAVAILABLE, as `ask` does)."""
+        p = self._decide(question, asker, top_k)
+        if not p.decision.answer_from:
+            return AskStream(iter([ResultEvent(p.result(refusal=refuse(p.decision.refuse_with)))]))
+        if self._chat is None:
+            return AskStream(_answer_events(p, self._answer(p.decision.answer_from)))
+        evidence = prompt_evidence(p.decision.answer_from, self.policy.tokens_per_card)
+        asked = time.perf_counter()
+        try:
+            deltas = self._chat.stream(build_messages(p.question, evidence))
+            first = next(deltas, "")
+        except VerityError as exc:
+            if exc.code is not ErrorCode.LLM_UNAVAILABLE or not self.policy.llm_fallback:
+                raise
+            log.warning("chat model failed, answering extractively: %s", exc.message)
+            p.timings["llm_failed"] = 1.0
+            return AskStream(_answer_events(p, self._answer(p.decision.answer_from)))
+        p.timings["first_token_ms"] = (time.perf_counter() - p.started) * 1000
+        p.timings["model_first_token_ms"] = (time.perf_counter() - asked) * 1000
+        cancelled = threading.Event()
+        events = self._generated_events(p, evidence, first, deltas, cancelled)
+        return AskStream(events, on_close=_closer(deltas), cancelled=cancelled)
+
+    def _generated_events(
+        self,
+        p: _Prepared,
+        evidence: list[PromptEvidence],
+        first: str,
+        deltas: Iterator[str],
+        cancelled: threading.Event,
+    ) -> Iterator[AskEvent]:
+        replies = ReplyGuard(evidence, self._guard, self.policy.unsupported)
+        drop = self.policy.unsupported is UnsupportedPolicy.DROP
+        asked = time.perf_counter()
+        try:
+            for delta in itertools.chain([first], deltas):
+                if cancelled.is_set():  # the client went away: stop reading, the model's connection closes
+                    p.timings["cancelled"] = 1.0
+                    return
+                for v in replies.feed(delta):
+                    yield TextEvent(v.sentence) if v.ok and drop else _dropped_event(v)
+            fresh, judged = replies.finish()
+        finally:
+            _closer(deltas)()
+        p.timings["generate_ms"] = (time.perf_counter() - asked) * 1000
+        for v in fresh:
+            if v.ok and drop:
+                yield TextEvent(v.sentence)
+            elif not v.ok:
+                yield _dropped_event(v)
+        if judged.answer is not None:
+            if not drop:
+                for s in judged.verdicts:
+                    yield TextEvent(s.sentence)
+            yield ResultEvent(p.result(answer=judged.answer))
+            return
+        message = INSUFFICIENT_MESSAGE if judged.insufficient else UNSUPPORTED_MESSAGE
+        yield ResultEvent(p.result(refusal=Refusal(RefusalReason.NO_EVIDENCE, message, (), judged.dropped)))
 
     def _generate(
         self, question: str, cards: Sequence[CardEvidence], timings: dict[str, float]
@@ -280,3 +346,89 @@ def _snippet(card: CardEvidence) -> str:
     best = card.evidence[0]
     text = chunk_body(best.text, card.facts.title) if best.kind is RecordKind.CHUNK else best.text
     return text[:MAX_SEARCH_SNIPPET_CHARS]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A question checked, embedded, ranked and decided on: what answering starts from."""
+
+    question: str
+    now: datetime
+    started: float
+    timings: dict[str, float]
+    decision: Decision
+
+    def result(self, answer: Answer | None = None, refusal: Refusal | None = None) -> AskResult:
+        self.timings["total_ms"] = (time.perf_counter() - self.started) * 1000
+        return AskResult(self.question, self.now, answer=answer, refusal=refusal, timings_ms=dict(self.timings))
+
+
+@dataclass(frozen=True, slots=True)
+class TextEvent:
+    """A sentence of the answer that the asker may see now, with its citation markers."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedEvent:
+    """A generated sentence the citation guard removed."""
+
+    dropped: DroppedSentence
+
+
+@dataclass(frozen=True, slots=True)
+class ResultEvent:
+    """The last event: the whole answer with its citations (or the refusal), as `ask` returns it."""
+
+    result: AskResult
+
+
+AskEvent = TextEvent | DroppedEvent | ResultEvent
+
+
+class AskStream:
+    """The events of one streamed answer. `close()` stops generation (the model's connection is closed);
+    call it when the client goes away."""
+
+    def __init__(
+        self,
+        events: Iterator[AskEvent],
+        on_close: Callable[[], None] | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> None:
+        self._events = events
+        self._on_close = on_close
+        self.cancelled = cancelled or threading.Event()
+
+    def __iter__(self) -> Iterator[AskEvent]:
+        for event in self._events:
+            if self.cancelled.is_set():
+                break
+            yield event
+
+    def close(self) -> None:
+        """Safe from any thread, also while an event is being produced: generation stops at the next token."""
+        self.cancelled.set()
+        if self._on_close is not None:
+            self._on_close()
+
+
+def _answer_events(p: _Prepared, answer: Answer) -> Iterator[AskEvent]:
+    for sentence in answer.sentences:
+        yield TextEvent(f"{sentence.text} [{sentence.marker}]")
+    yield ResultEvent(p.result(answer=answer))
+
+
+def _dropped_event(v: SentenceVerdict) -> DroppedEvent:
+    return DroppedEvent(DroppedSentence(v.sentence, str(v.problem), v.detail))
+
+
+def _closer(deltas: Iterator[str]) -> Callable[[], None]:
+    def close() -> None:
+        close_stream = getattr(deltas, "close", None)
+        if close_stream is not None:
+            with contextlib.suppress(ValueError):  # "generator already executing": it stops at its next token
+                close_stream()
+
+    return close

@@ -10,6 +10,7 @@ import numpy as np
 
 from rag.cards import Card, CardState
 from rag.centering import LanguageCentroids
+from rag.errors import ErrorCode, VerityError
 from rag.lexical import LexicalIndex
 from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter, Vectors
 from rag.trust import until_epoch
@@ -204,10 +205,18 @@ __all__ = ["HashEmbedder", "InMemoryCardIndex", "RecordKind", "make_card"]
 class ScriptedChat:
     """A chat model that answers from a script: a function of the messages, or an error to raise."""
 
-    def __init__(self, reply: Callable[[str], str] | str = "", error: Exception | None = None) -> None:
+    def __init__(
+        self,
+        reply: Callable[[str], str] | str = "",
+        error: Exception | None = None,
+        fail_after: int | None = None,
+    ) -> None:
         self._reply = reply
         self._error = error
+        self._fail_after = fail_after  # stream: raise LLM_UNAVAILABLE after this many deltas
         self.prompts: list[list[dict[str, str]]] = []
+        self.pulled = 0  # deltas the caller read from the last stream
+        self.closed = False  # the last stream was closed before its end
 
     @property
     def name(self) -> str:
@@ -219,3 +228,18 @@ class ScriptedChat:
             raise self._error
         user = messages[-1]["content"]
         return self._reply(user) if callable(self._reply) else self._reply
+
+    def stream(self, messages: Sequence[Mapping[str, str]]) -> Iterator[str]:
+        """The scripted reply a word at a time, as a model streams it."""
+        reply = self.complete(messages)
+        self.pulled, self.closed = 0, False
+        deltas = re.findall(r"\S+\s*|\s+", reply)
+        try:
+            for delta in deltas:
+                if self._fail_after is not None and self.pulled >= self._fail_after:
+                    raise VerityError(ErrorCode.LLM_UNAVAILABLE, "the scripted model broke mid-stream")
+                self.pulled += 1
+                yield delta
+        except GeneratorExit:
+            self.closed = True
+            raise

