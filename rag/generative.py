@@ -57,11 +57,11 @@ class Judged:
     verdicts: tuple[SentenceVerdict, ...]
 
 
-_FENCE = re.compile(r"</?\s*evidence\b[^>]*>", re.IGNORECASE)
+_FENCE = re.compile(r"</?\s*(?:evidence|customer|context)\b[^>]*>", re.IGNORECASE)
 
 
 def fence(text: str) -> str:
-    """Pure: card text with anything that could close or open an evidence fence neutralised."""
+    """Pure: text with anything that could close or open a fence of the prompt neutralised."""
     return _FENCE.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
 
 

@@ -27,6 +27,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rag.clock import Clock
+from rag.drafts import (
+    DECISIONS,
+    CardRef,
+    Draft,
+    HumanDecision,
+    NeedsHuman,
+    build_draft_messages,
+    compose_reply,
+    detect_language,
+    strip_markers,
+)
 from rag.errors import ErrorCode, VerityError
 from rag.evidence import CardEvidence, chunk_body, group_by_card, to_evidence
 from rag.extractive import ExtractivePolicy, compose_answer, fallback_sentences, select_sentences
@@ -40,6 +51,8 @@ from rag.types import (
     Answer,
     Asker,
     AskResult,
+    Candidate,
+    Citation,
     DroppedSentence,
     Evidence,
     RecordKind,
@@ -309,6 +322,60 @@ class Verity:
         message = INSUFFICIENT_MESSAGE if judged.insufficient else UNSUPPORTED_MESSAGE
         return None, Refusal(RefusalReason.NO_EVIDENCE, message, (), judged.dropped)
 
+    def draft_reply(self, message: str, asker: Asker, context: str | None = None, top_k: int | None = None) -> Draft:
+        """A reply to a customer message, in the customer's language, from verified cards that are not
+        internal-only; or a holding reply and what a human must decide (rag/drafts.py)."""
+        if context is not None:
+            context = self._check_text(context, "ticket context") if context.strip() else None
+        p = self._decide(message, asker, top_k)
+        language = detect_language(p.question)
+        if not p.decision.answer_from:
+            refusal = refuse(p.decision.refuse_with)
+            refs = tuple(_candidate_ref(c) for c in refusal.candidates)
+            return _draft(p, language, (), HumanDecision(refusal.reason.value), refs)
+        shareable = [c for c in p.decision.answer_from if not c.facts.internal_only]
+        internal = tuple(_card_ref(c) for c in p.decision.answer_from if c.facts.internal_only)
+        if not shareable:
+            return _draft(p, language, (), HumanDecision.INTERNAL_ONLY, internal)
+        answer: Answer | None
+        dropped: tuple[DroppedSentence, ...] = ()
+        if self._chat is None:
+            answer = self._answer(shareable)
+        else:
+            answer, dropped, insufficient = self._generate_draft(p, shareable, context, language)
+            if answer is None:
+                decision = HumanDecision.NO_EVIDENCE
+                why = INSUFFICIENT_MESSAGE if insufficient else UNSUPPORTED_MESSAGE
+                return _draft(p, language, (), decision, internal, dropped=dropped, message=why)
+        body = tuple(strip_markers(s.text) for s in answer.sentences)
+        notes = list(_language_notes(language, shareable, answer.citations))
+        if internal:
+            notes.append(
+                "Internal notes also matched (" + ", ".join(r.title for r in internal) + "); nothing from them "
+                "is in the reply."
+            )
+        return _draft(p, language, body, None, (), cards=answer.citations, dropped=dropped, notes=tuple(notes))
+
+    def _generate_draft(
+        self, p: _Prepared, cards: Sequence[CardEvidence], context: str | None, language: str
+    ) -> tuple[Answer | None, tuple[DroppedSentence, ...], bool]:
+        assert self._chat is not None
+        evidence = prompt_evidence(cards, self.policy.tokens_per_card)
+        started = time.perf_counter()
+        try:
+            reply = self._chat.complete(build_draft_messages(p.question, context, language, evidence))
+        except VerityError as exc:
+            if exc.code is not ErrorCode.LLM_UNAVAILABLE or not self.policy.llm_fallback:
+                raise
+            log.warning("chat model failed, drafting extractively: %s", exc.message)
+            p.timings["llm_failed"] = 1.0
+            return self._answer(cards), (), False
+        generated = time.perf_counter()
+        p.timings["generate_ms"] = (generated - started) * 1000
+        judged = judge(reply, evidence, self._guard, self.policy.unsupported)
+        p.timings["guard_ms"] = (time.perf_counter() - generated) * 1000
+        return judged.answer, judged.dropped, judged.insufficient
+
     def rank_cards(
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
     ) -> tuple[list[CardEvidence], list[CardEvidence]]:
@@ -432,3 +499,43 @@ def _closer(deltas: Iterator[str]) -> Callable[[], None]:
                 close_stream()
 
     return close
+
+
+def _draft(
+    p: _Prepared,
+    language: str,
+    body: Sequence[str],
+    decision: HumanDecision | None,
+    refs: Sequence[CardRef],
+    cards: Sequence[Citation] = (),
+    dropped: Sequence[DroppedSentence] = (),
+    notes: Sequence[str] = (),
+    message: str | None = None,
+) -> Draft:
+    needs = None
+    if decision is not None:
+        why = DECISIONS[decision] if message is None else f"{DECISIONS[decision]} ({message})"
+        needs = NeedsHuman(decision, why, tuple(refs))
+    reply = compose_reply(language, body)
+    p.timings["total_ms"] = (time.perf_counter() - p.started) * 1000
+    return Draft(language, reply, tuple(cards), needs, tuple(dropped), tuple(notes), dict(p.timings))
+
+
+def _card_ref(card: CardEvidence) -> CardRef:
+    f = card.facts
+    return CardRef(f.card_id, f.title, f.collection, f.url, f.owner, f.verifier, str(card.trust))
+
+
+def _candidate_ref(c: Candidate) -> CardRef:
+    return CardRef(c.card_id, c.title, "", c.url, c.owner, c.verifier, str(c.status))
+
+
+def _language_notes(language: str, cards: Sequence[CardEvidence], cited: Sequence[Citation]) -> Iterator[str]:
+    """The extractive draft quotes cards in their own language: say so when that is not the customer's."""
+    languages = {c.facts.card_id: c.facts.language for c in cards}
+    other = sorted({lang for c in cited if (lang := languages.get(c.card_id)) and lang != language})
+    if other:
+        yield (
+            f"The customer wrote in {language}; the reply quotes cards written in {', '.join(other)}. "
+            "Translate those sentences before sending."
+        )

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import AskerResolverDep, VerityDep
 from api.errors import STATUS_OF, problem_body
-from api.schemas import AskPublic, AskRequest, DroppedPublic, SearchPublic, SearchRequest
+from api.schemas import AskPublic, AskRequest, DraftPublic, DraftRequest, DroppedPublic, SearchPublic, SearchRequest
 from rag.errors import VerityError
 from rag.service import AskEvent, AskStream, DroppedEvent, ResultEvent, TextEvent
 
@@ -92,3 +92,14 @@ async def search(body: SearchRequest, verity: VerityDep, resolver: AskerResolver
     asker = resolver.resolve(body.groups)
     result = await run_in_threadpool(verity.search, body.query, asker, body.top_k)
     return SearchPublic.of(result)
+
+
+@router.post(
+    "/reply-drafts",
+    response_model=DraftPublic,
+    summary="Draft a reply to a customer from verified, shareable cards, or say what a human must decide",
+)
+async def reply_draft(body: DraftRequest, verity: VerityDep, resolver: AskerResolverDep) -> DraftPublic:
+    asker = resolver.resolve(body.groups)
+    draft = await run_in_threadpool(verity.draft_reply, body.message, asker, body.context, body.top_k)
+    return DraftPublic.of(draft)

