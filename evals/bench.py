@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import resource
 import socket
@@ -291,6 +292,7 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
 
     from rag.chat import OpenAICompatibleChat
     from rag.clock import FixedClock
+    from rag.drafts import detect_language
     from rag.factory import ask_policy
     from rag.service import ResultEvent, Verity
 
@@ -304,6 +306,8 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
         Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(read_source(SAMPLE_KB))
         chat = OpenAICompatibleChat(url, model, timeout_s=120, max_retries=0, max_tokens=max_tokens)
         sent: list[list[dict[str, str]]] = []
+        replies: list[str] = []
+        languages: list[tuple[str, str]] = []  # (question's language, the raw reply's), before the guard
 
         class Recording:
             name = model
@@ -313,7 +317,11 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
 
             def stream(self, messages: Sequence[Mapping[str, str]]) -> Iterator[str]:
                 sent.append([dict(m) for m in messages])
-                return chat.stream(messages)
+                parts: list[str] = []
+                for delta in chat.stream(messages):
+                    parts.append(delta)
+                    yield delta
+                replies.append("".join(parts))
 
         clock = FixedClock(datetime.now(UTC))
         verity = Verity(index, embedder, clock, ask_policy(settings), Recording())
@@ -344,24 +352,39 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
             total = time.perf_counter() - started
             return (first if first is not None else total) * 1000, total * 1000
 
-        answerable = [q for q in load_golden() if q.expected_outcome == "answer"][:questions]
-        verity_call(answerable[0])  # warm up both paths
-        bare_call(sent[-1])
-        rows: list[tuple[float, float, float, float]] = []
-        for i, q in enumerate(answerable):
+        by_language: dict[str, list[GoldenQuestion]] = {}
+        for q in load_golden():
+            if q.expected_outcome == "answer":
+                by_language.setdefault(q.language, []).append(q)
+        mixed = itertools.chain.from_iterable(itertools.zip_longest(*by_language.values()))
+        answerable = [q for q in mixed if q is not None][:questions]  # every language in turn
+
+        def flush() -> None:
+            """llama.cpp reuses the cached prefix of the previous prompt: a different prompt in between makes
+            every measured call process its whole prompt, Verity's and the bare one alike."""
+            bare.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "Say OK."}], max_tokens=1, temperature=0.0
+            )
+
+        learned: list[tuple[GoldenQuestion, list[dict[str, str]]]] = []
+        for q in answerable:  # learn each question's messages (and warm up); refused before the model: skipped
             before = len(sent)
+            verity_call(q)
+            if len(sent) > before:
+                learned.append((q, sent[-1]))
+        rows: list[tuple[float, float, float, float]] = []
+        for i, (q, messages) in enumerate(learned):
+            flush()
             if i % 2 == 0:
                 v = verity_call(q)
-                if len(sent) == before:
-                    continue  # refused before the model: nothing to compare
-                b = bare_call(sent[-1])
+                flush()
+                b = bare_call(messages)
             else:
-                verity_call(q)  # learn the messages, then measure in the other order
-                if len(sent) == before:
-                    continue
-                b = bare_call(sent[-1])
+                b = bare_call(messages)
+                flush()
                 v = verity_call(q)
             rows.append((*v, *b))
+            languages.append((q.language, detect_language(replies[-1])))
     v_first, v_total, b_first, b_total = (np.array(column) for column in zip(*rows, strict=True))
     return {
         "questions": len(rows),
@@ -373,6 +396,9 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
         "total_vs_bare": float(np.median(v_total) / np.median(b_total)),
         "overhead_first_token_p50_ms": float(np.median(v_first - b_first)),
         "overhead_total_p50_ms": float(np.median(v_total - b_total)),
+        "replies_in_question_language": sum(a == b for a, b in languages) / max(1, len(languages)),
+        "non_english_questions": sum(a != "en" for a, _ in languages),
+        "non_english_replied_in_kind": sum(a == b != "en" for a, b in languages),
     }
 
 
