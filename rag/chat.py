@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
+import httpx
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
@@ -91,7 +92,7 @@ class OpenAICompatibleChat:
             raise VerityError(
                 ErrorCode.LLM_UNAVAILABLE, f"the chat endpoint {self._base_url} answered HTTP {exc.status_code}"
             ) from exc
-        except openai.APIError as exc:
+        except (openai.APIError, httpx.HTTPError) as exc:  # a stream's read errors come from httpx unwrapped
             raise VerityError(
                 ErrorCode.LLM_UNAVAILABLE, f"the chat endpoint {self._base_url} failed: {type(exc).__name__}"
             ) from exc

@@ -83,7 +83,7 @@ _STOPWORDS: dict[str, str] = {
     "uk": "і й та що не як це на до з у в мій моя для чи але є",
 }
 _LETTERS: dict[str, str] = {
-    "tr": "ğışİçöü",  # ç ö ü also occur in pt/de; ğ ı ş İ are Turkish
+    "tr": "ğışçöü",  # ç ö ü also occur in pt/de; ğ ı ş are Turkish (İ lowers to i)
     "vi": "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ",
     "pt": "ãõçáéíóúâêôà",
     "uk": "іїєґ",

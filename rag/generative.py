@@ -57,7 +57,7 @@ class Judged:
     verdicts: tuple[SentenceVerdict, ...]
 
 
-_FENCE = re.compile(r"</?\s*(?:evidence|customer|context)\b[^>]*>", re.IGNORECASE)
+_FENCE = re.compile(r"</?\s*(?:evidence|customer|context)\b[^>]*>?", re.IGNORECASE)
 
 
 def fence(text: str) -> str:
@@ -126,11 +126,14 @@ class ReplyGuard:
         """Add streamed text; return the sentences newly judged, in order (released ones have `ok`)."""
         self._text += delta
         claims = split_claims(self._text)
-        complete = [c for i, c in enumerate(claims[:-1]) if _has_letters(claims[i + 1][1])]
-        return self._judge(complete)
+        # complete: every claim up to the last one that another claim with letters follows (a prefix, so
+        # judged claims stay in order; "2024." alone does not yet start a sentence)
+        last = max((i for i in range(len(claims) - 1) if _has_letters(claims[i + 1][1])), default=-1)
+        return self._judge(claims[: last + 1])
 
-    def finish(self) -> tuple[list[SentenceVerdict], Judged]:
-        """The reply ended: judge what is left; return those verdicts and what Verity keeps."""
+    def finish(self, tail: str = "") -> tuple[list[SentenceVerdict], Judged]:
+        """The reply ended (with `tail`): judge what is left; return those verdicts and what Verity keeps."""
+        self._text += tail
         if is_insufficient(self._text) or not self._text.strip():
             return [], Judged(None, (), True, ())
         fresh = self._judge(split_claims(self._text))
@@ -156,8 +159,7 @@ def judge(reply: str, evidence: Sequence[PromptEvidence], guard: Guard, policy: 
     if is_insufficient(reply) or not reply.strip():
         return Judged(None, (), True, ())
     replies = ReplyGuard(evidence, guard, policy)
-    replies.feed(reply)
-    return replies.finish()[1]
+    return replies.finish(reply)[1]
 
 
 def compose_generated(

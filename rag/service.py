@@ -279,7 +279,10 @@ class Verity:
                     p.timings["cancelled"] = 1.0
                     return
                 for v in replies.feed(delta):
-                    yield TextEvent(v.sentence) if v.ok and drop else _dropped_event(v)
+                    if not v.ok:
+                        yield _dropped_event(v)
+                    elif drop:  # under REFUSE, passed sentences wait for the whole reply
+                        yield TextEvent(v.sentence)
             fresh, judged = replies.finish()
         finally:
             _closer(deltas)()
@@ -346,9 +349,11 @@ class Verity:
             if answer is None:
                 decision = HumanDecision.NO_EVIDENCE
                 why = INSUFFICIENT_MESSAGE if insufficient else UNSUPPORTED_MESSAGE
-                return _draft(p, language, (), decision, internal, dropped=dropped, message=why)
+                attempted = (*(_card_ref(c) for c in shareable), *internal)
+                return _draft(p, language, (), decision, attempted, dropped=dropped, message=why)
         body = tuple(strip_markers(s.text) for s in answer.sentences)
-        notes = list(_language_notes(language, shareable, answer.citations))
+        quoted = self._chat is None or "llm_failed" in p.timings  # extractive: cards quoted, not translated
+        notes = list(_language_notes(language, shareable, answer.citations)) if quoted else []
         if internal:
             notes.append(
                 "Internal notes also matched (" + ", ".join(r.title for r in internal) + "); nothing from them "

@@ -5,6 +5,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
@@ -53,7 +54,9 @@ async def _sse(stream: AskStream, request: Request) -> AsyncIterator[str]:
     try:
         while True:
             try:
-                event = await run_in_threadpool(next, events, None)
+                # abandon_on_cancel: a client that hangs up cancels this await at once (Starlette cancels the
+                # response on disconnect); `finally` then closes the stream, which stops at the next token
+                event = await anyio.to_thread.run_sync(next, events, None, abandon_on_cancel=True)
             except VerityError as exc:
                 status = STATUS_OF.get(exc.code, 500)
                 log.error("stream failed: %s", exc)

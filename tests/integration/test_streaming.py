@@ -96,9 +96,12 @@ def slow_chat() -> Iterator[tuple[str, SlowChat]]:
         server.shutdown()
 
 
+@pytest.mark.parametrize("unsupported", ["drop", "refuse"])
 def test_a_client_that_hangs_up_stops_generation(
-    slow_chat: tuple[str, SlowChat], tmp_path: Path, run_verity: RunVerity
+    unsupported: str, slow_chat: tuple[str, SlowChat], tmp_path: Path, run_verity: RunVerity
 ) -> None:
+    """drop: hang up after the first sentence. refuse: nothing is sent before the whole reply passed, so
+    the client hangs up after a second of silence, while Verity is still reading the model."""
     url, chat = slow_chat
     source = tmp_path / "cards.jsonl"
     source.write_text(json.dumps(CARD) + "\n")
@@ -108,6 +111,7 @@ def test_a_client_that_hangs_up_stops_generation(
         "VERITY_LLM_BASE_URL": url,
         "VERITY_LLM_MODEL": "slow",
         "VERITY_FROZEN_NOW": "2026-11-22T12:00:00Z",
+        "VERITY_LLM_UNSUPPORTED": unsupported,
     }
     ingest = run_verity("ingest", str(source), **env)
     assert ingest.returncode == 0, ingest.stderr
@@ -124,13 +128,18 @@ def test_a_client_that_hangs_up_stops_generation(
         with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/ask", json=question, timeout=30) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
-            lines = response.iter_lines()
-            for line in lines:
-                if line == "event: text":
-                    first = json.loads(next(lines).removeprefix("data: "))
-                    break
+            if unsupported == "drop":
+                lines = response.iter_lines()
+                for line in lines:
+                    if line == "event: text":
+                        first = json.loads(next(lines).removeprefix("data: "))
+                        break
+            else:
+                time.sleep(1.0)
         sent_at_hangup = chat.sent
-        assert first == {"text": SENTENCE.strip()}  # a whole, guarded sentence
+        assert sent_at_hangup > 0
+        if unsupported == "drop":
+            assert first == {"text": SENTENCE.strip()}  # a whole, guarded sentence
         assert chat.hung_up.wait(5), "Verity kept reading the model after its client went away"
         total = REPEATS * len(TOKENS)
         assert chat.sent < sent_at_hangup + 60 < total

@@ -1,5 +1,6 @@
 """The LLM answerer wired into `ask`, over a scripted chat model: what the model sees, what is kept."""
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -115,3 +116,31 @@ def test_the_llm_answerer_needs_an_endpoint_and_a_model() -> None:
         Settings(answerer=AnswererKind.LLM)
     settings = Settings(answerer=AnswererKind.LLM, llm_base_url="http://127.0.0.1:9/v1", llm_model="m")
     assert settings.llm_api_key.get_secret_value() == ""
+
+
+def test_a_model_stream_that_breaks_while_read_is_llm_unavailable_not_a_crash() -> None:
+    """The `openai` stream reads the body through httpx: a read timeout there is not an openai.APIError."""
+    import json
+
+    import httpx
+
+    from rag.chat import OpenAICompatibleChat
+
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    chunk["choices"] = [{"index": 0, "delta": {"content": "Refunds "}, "finish_reason": None}]
+
+    class BreaksMidway(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+            raise httpx.ReadTimeout("the model stopped sending")
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=BreaksMidway())
+
+    chat = OpenAICompatibleChat("http://model.invalid/v1", "m", max_retries=0)
+    chat._client = chat._client.with_options(http_client=httpx.Client(transport=httpx.MockTransport(respond)))
+    deltas = chat.stream([{"role": "user", "content": "hi"}])
+    assert next(deltas) == "Refunds "
+    with pytest.raises(VerityError) as caught:
+        next(deltas)
+    assert caught.value.code is ErrorCode.LLM_UNAVAILABLE

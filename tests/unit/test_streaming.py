@@ -190,3 +190,27 @@ def test_over_http_a_model_that_breaks_mid_stream_ends_with_an_error_event(kb: W
     assert [name for name, _ in events] == ["text", "error"]
     assert events[1][1]["status"] == 503
     assert events[1][1]["code"] == "llm_unavailable"
+
+
+def test_a_sentence_without_letters_does_not_lose_or_repeat_the_one_before(kb: World) -> None:
+    """ "2024." alone does not start a sentence; the claims judged so far must stay a prefix."""
+    cards, _ = kb.verity.rank_cards(QUESTION, kb.embedder.embed_query(QUESTION), PUBLIC, kb.clock.now(), 5)
+    guard = Guard(HashEmbedder(), GuardPolicy(support_threshold=0.8))
+    reply = f"{FAITHFUL} 2024. {FAITHFUL} Thanks"
+    streamed = ReplyGuard(prompt_evidence(cards[:1]), guard, UnsupportedPolicy.DROP)
+    judged_while_streaming = [v for word in reply.split(" ") for v in streamed.feed(word + " ")]
+    fresh, _ = streamed.finish()
+    claims = [v.claim for v in [*judged_while_streaming, *fresh]]
+    whole = [v.claim for v in guard.check(reply, [])]
+    assert claims == whole  # each sentence judged once, in order
+
+
+def test_under_refuse_no_passed_sentence_is_reported_as_dropped(kb: World) -> None:
+    events = list(
+        with_chat(
+            kb, ScriptedChat(f"{FAITHFUL} {INVENTED} {FAITHFUL}"), unsupported=UnsupportedPolicy.REFUSE
+        ).ask_stream(QUESTION, PUBLIC)
+    )
+    dropped = [e.dropped for e in events if isinstance(e, DroppedEvent)]
+    assert [(d.text, d.problem) for d in dropped] == [(INVENTED, "unsupported")]
+    assert not [e for e in events if isinstance(e, TextEvent)]
