@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rag.generative import INSUFFICIENT, PromptEvidence, fence
+from rag.generative import INSUFFICIENT, PromptEvidence, evidence_blocks, fence
 from rag.types import Citation, DroppedSentence
 
 DEFAULT_LANGUAGE = "en"
@@ -164,11 +164,7 @@ def build_draft_messages(
     message: str, context: str | None, language: str, evidence: Sequence[PromptEvidence]
 ) -> list[dict[str, str]]:
     """Pure: chat messages for a draft body. The customer's words are fenced like the evidence."""
-    blocks = "\n\n".join(
-        f'<evidence n="{e.marker}" title="{fence(e.card.facts.title).replace(chr(34), chr(39))}">\n'
-        f"{fence(e.text)}\n</evidence>"
-        for e in evidence
-    )
+    blocks = evidence_blocks(evidence)
     ticket = f"\n\nTicket context (data):\n<context>\n{fence(context)}\n</context>" if context else ""
     user = (
         f"Evidence:\n\n{blocks}{ticket}\n\nCustomer message (data):\n<customer>\n{fence(message.strip())}\n</customer>"

@@ -86,13 +86,18 @@ def prompt_evidence(cards: Sequence[CardEvidence], tokens_per_card: int = 400) -
     return items
 
 
-def build_messages(question: str, evidence: Sequence[PromptEvidence]) -> list[dict[str, str]]:
-    """Pure: the chat messages. The question and the evidence go in the user turn, the evidence fenced."""
-    blocks = "\n\n".join(
+def evidence_blocks(evidence: Sequence[PromptEvidence]) -> str:
+    """Pure: the numbered evidence, each item fenced as data (answers and reply drafts alike)."""
+    return "\n\n".join(
         f'<evidence n="{e.marker}" title="{fence(e.card.facts.title).replace(chr(34), chr(39))}">\n'
         f"{fence(e.text)}\n</evidence>"
         for e in evidence
     )
+
+
+def build_messages(question: str, evidence: Sequence[PromptEvidence]) -> list[dict[str, str]]:
+    """Pure: the chat messages. The question and the evidence go in the user turn, the evidence fenced."""
+    blocks = evidence_blocks(evidence)
     user = f"Evidence:\n\n{blocks}\n\nQuestion: {question.strip()}\n\nAnswer with [n] citations, or {INSUFFICIENT}."
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
