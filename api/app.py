@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import web
 from api.deps import AskerResolver, TrustedGatewayResolver
 from api.errors import install_error_handlers
 from api.routes import ask, cards, health
@@ -54,4 +55,5 @@ def create_app(settings: Settings | None = None, lifespan: Lifespan | None = Non
     app.include_router(health.router)
     app.include_router(ask.router)
     app.include_router(cards.router)
+    app.include_router(web.router)
     return app

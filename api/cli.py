@@ -1,4 +1,4 @@
-"""`verity`: ingest, ask, search, serve, settings."""
+"""`verity`: ingest, ask, search, serve, settings, eval, mcp."""
 
 from __future__ import annotations
 
@@ -176,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("settings", help="print the settings table (Markdown)")
     p.set_defaults(func=cmd_settings)
+
+    from api import mcp_server
+    from evals.harness import cli as eval_cli
+
+    p = sub.add_parser("eval", help="score a golden set (in process or against a running server)")
+    eval_cli.add_arguments(p)
+    p.set_defaults(func=eval_cli.main)
+
+    p = sub.add_parser("mcp", help="serve Verity's tools over MCP on stdio (for local agent clients)")
+    mcp_server.add_arguments(p)
+    p.set_defaults(func=mcp_server.main)
     return parser
 
 
