@@ -48,10 +48,10 @@ test-unit: install
 	$(BIN)/python -m pytest tests/unit -q
 
 test-integration: install llm-tier
-	VERITY_REQUIRE_LLM_TIER=1 $(BIN)/python -m pytest tests/integration -q
+	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/integration -q
 
 test: lint llm-tier
-	VERITY_REQUIRE_LLM_TIER=1 $(BIN)/python -m pytest -q
+	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python -m evals.bench ingest
