@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
-from api import web
-from api.deps import AskerResolver, TrustedGatewayResolver
+from api import mcp_http, web
+from api.auth import install_auth_handlers
+from api.deps import AskerResolver, resolver_for
 from api.errors import install_error_handlers
 from api.routes import ask, cards, health
 from ingest.chunking import Chunker
@@ -27,7 +29,7 @@ def runtime_lifespan(build: Callable[[], Runtime], resolver: AskerResolver | Non
         runtime.index.language_centroids()  # computed now, so that the first question is not the slow one
         app.state.runtime = runtime
         app.state.catalog = catalog_for(runtime)
-        app.state.asker_resolver = resolver or TrustedGatewayResolver()
+        app.state.asker_resolver = resolver or resolver_for(runtime.settings)
         yield
 
     return lifespan
@@ -42,6 +44,17 @@ def catalog_for(runtime: Runtime) -> Catalog:
     return Catalog(runtime.index, IngestWriter(ingestor), runtime.clock)
 
 
+def with_mcp(lifespan: Lifespan) -> Lifespan:
+    """`lifespan`, then the MCP tools at /mcp over the runtime and catalog it put on the app."""
+
+    @asynccontextmanager
+    async def both(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app), mcp_http.serving(app, app.state.runtime, app.state.catalog):
+            yield
+
+    return both
+
+
 def create_app(settings: Settings | None = None, lifespan: Lifespan | None = None) -> FastAPI:
     """`lifespan` lets tests hand in a runtime built with fakes; by default it is built from Settings."""
     chosen = lifespan or runtime_lifespan(lambda: build_runtime(settings or Settings()))
@@ -49,9 +62,11 @@ def create_app(settings: Settings | None = None, lifespan: Lifespan | None = Non
         title="Verity",
         version="0.1.0",
         summary="Answers only from verified cards, every claim cited, clear refusals.",
-        lifespan=chosen,
+        lifespan=with_mcp(chosen),
     )
     install_error_handlers(app)
+    install_auth_handlers(app)
+    app.router.routes.append(Route(mcp_http.PATH, mcp_http.McpEndpoint(), include_in_schema=False))
     app.include_router(health.router)
     app.include_router(ask.router)
     app.include_router(cards.router)

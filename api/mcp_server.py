@@ -1,4 +1,9 @@
-"""Verity over the Model Context Protocol (being built: issue 7).
+"""`verity mcp`: Verity's MCP tools on stdio, for agent clients that start a local process.
+
+The identity rule is the HTTP one: without read keys the asker's groups are the `--group` flags; with read
+keys (VERITY_READ_KEYS) the process needs a key (`--key-file`, so that it never shows in a process list)
+and sees that key's groups, which `--group` may only narrow. The same tools are served over HTTP at `/mcp`
+by `verity serve` (api/mcp_http.py).
 
 Top-level imports stay light: `verity --help` imports this module to build its parser.
 """
@@ -6,11 +11,71 @@ Top-level imports stay light: `verity --help` imports this module to build its p
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.errors import ErrorCode, VerityError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+    from rag.types import Asker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `verity mcp` (the stdio server for local clients)."""
+    parser.add_argument(
+        "--group", action="append", default=[], help="a group of the agent (repeatable); with a key, one it holds"
+    )
+    parser.add_argument(
+        "--key-file", type=Path, default=None, help="file holding a read key (needed when VERITY_READ_KEYS is set)"
+    )
+
+
+def stdio_asker(settings: Settings, groups: Sequence[str], key_file: Path | None) -> Asker:
+    """The one asker of a stdio server, by the REST API's rule (api/deps.py); refused -> VerityError."""
+    from api.auth import GroupNotHeldError
+    from api.deps import resolver_for
+    from api.mcp_http import group_names
+
+    resolver = resolver_for(settings)
+    keyed = bool(settings.read_key_groups())
+    if key_file is not None and not keyed:
+        raise VerityError(ErrorCode.INVALID_REQUEST, "--key-file is given but VERITY_READ_KEYS is not set")
+    if key_file is None and keyed:
+        raise VerityError(ErrorCode.UNAUTHORIZED, "VERITY_READ_KEYS is set: give a read key with --key-file")
+    authorization = f"Bearer {_read_key(key_file)}" if key_file is not None else None
+    try:
+        caller = resolver.caller(authorization)
+    except VerityError:
+        raise VerityError(ErrorCode.UNAUTHORIZED, "the key in --key-file is not a read key") from None
+    try:
+        return caller.asker(group_names(groups, "--group"))
+    except GroupNotHeldError as exc:
+        raise VerityError(ErrorCode.UNAUTHORIZED, str(exc)) from None
+
+
+def _read_key(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise VerityError(ErrorCode.INVALID_REQUEST, f"cannot read --key-file {str(path)!r}: {exc.strerror}") from None
 
 
 def main(args: argparse.Namespace) -> int:
-    raise SystemExit("verity mcp: not built yet")
+    from api.app import catalog_for
+    from api.mcp_tools import build_mcp_server, fixed_asker
+    from rag.factory import build_runtime
+    from rag.settings import Settings
+
+    settings = Settings()
+    asker = stdio_asker(settings, args.group, args.key_file)
+    # stdout is the protocol channel: anything a library prints while the runtime is built goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        runtime = build_runtime(settings)
+        runtime.index.language_centroids()  # computed now, so that the first question is not the slow one
+        server = build_mcp_server(runtime.verity, catalog_for(runtime), fixed_asker(asker))
+    server.run("stdio")
+    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.cards import GROUP_PATTERN
 
 
 class EmbedderKind(StrEnum):
@@ -34,7 +37,10 @@ class LlmUnsupported(StrEnum):
 class Settings(BaseSettings):
     """Every knob of Verity. `verity settings` and the README table are generated from these fields."""
 
-    model_config = SettingsConfigDict(env_prefix="VERITY_", env_file=None, extra="ignore", frozen=True)
+    # hide_input_in_errors: a start-up error must not print the environment, which holds the keys
+    model_config = SettingsConfigDict(
+        env_prefix="VERITY_", env_file=None, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(Path(".verity"), description="Folder of the embedded Chroma store.")
     collection: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}[a-zA-Z0-9]$")] = Field(
@@ -143,6 +149,12 @@ class Settings(BaseSettings):
         description="Comma-separated API keys for the card write endpoints (Authorization: Bearer KEY); "
         "empty: writes are refused.",
     )
+    read_keys: SecretStr = Field(
+        SecretStr(""),
+        description="API keys for reading, each with the groups it sees: `KEY:group1,group2;KEY2:` (a key "
+        "without groups sees only cards open to everyone). Set: every read endpoint and `/mcp` need "
+        "Authorization: Bearer KEY. Empty: groups come from the request, as from a trusted gateway.",
+    )
     host: str = Field("127.0.0.1", description="Address `verity serve` binds.")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Port `verity serve` binds.")
 
@@ -164,9 +176,42 @@ class Settings(BaseSettings):
             raise ValueError("VERITY_ANSWERER=llm needs VERITY_LLM_BASE_URL and VERITY_LLM_MODEL")
         return self
 
+    @model_validator(mode="after")
+    def _read_keys_parse(self) -> Self:
+        parse_read_keys(self.read_keys.get_secret_value())  # a malformed value is a start-up error
+        return self
+
     def write_key_list(self) -> list[str]:
         return [key.strip() for key in self.write_keys.get_secret_value().split(",") if key.strip()]
+
+    def read_key_groups(self) -> dict[str, frozenset[str]]:
+        """Each read key with the groups it sees; empty: reads are not bound to keys."""
+        return parse_read_keys(self.read_keys.get_secret_value())
 
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+
+def parse_read_keys(value: str) -> dict[str, frozenset[str]]:
+    """`KEY:group1,group2;KEY2:` -> {KEY: {group1, group2}, KEY2: {}}. Errors name the entry by its position,
+    never by its text: the text is a secret."""
+    keys: dict[str, frozenset[str]] = {}
+    for position, entry in enumerate((e.strip() for e in value.split(";")), start=1):
+        if not entry:
+            continue  # a trailing or doubled ';'
+        where = f"VERITY_READ_KEYS entry {position}"
+        key, colon, groups = entry.partition(":")
+        key = key.strip()
+        if not colon:
+            raise ValueError(f"{where} has no ':'; write KEY:group1,group2 (or KEY: for no groups)")
+        if not key or any(c.isspace() for c in key):
+            raise ValueError(f"{where}: the key is empty or holds whitespace")
+        if key in keys:
+            raise ValueError(f"{where} repeats an earlier key")
+        names = [g.strip() for g in groups.split(",") if g.strip()]
+        bad = [g for g in names if not re.fullmatch(GROUP_PATTERN, g)]
+        if bad:
+            raise ValueError(f"{where}: {bad[0]!r} is not a group name (lower-case letters, digits, '.', '_', '-')")
+        keys[key] = frozenset(names)
+    return keys

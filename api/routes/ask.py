@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import AskerResolverDep, VerityDep
+from api.deps import CallerDep, VerityDep
 from api.errors import STATUS_OF, problem_body
 from api.schemas import AskPublic, AskRequest, DraftPublic, DraftRequest, DroppedPublic, SearchPublic, SearchRequest
 from rag.errors import VerityError
@@ -33,8 +33,8 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
     responses=STREAM_DOC,
     summary="Answer from verified cards, or refuse with a reason",
 )
-async def ask(body: AskRequest, request: Request, verity: VerityDep, resolver: AskerResolverDep) -> Any:
-    asker = resolver.resolve(body.groups)
+async def ask(body: AskRequest, request: Request, verity: VerityDep, caller: CallerDep) -> Any:
+    asker = caller.asker(body.groups)
     if not body.stream:
         result = await run_in_threadpool(verity.ask, body.question, asker, body.top_k)
         return AskPublic.of(result)
@@ -91,8 +91,8 @@ def _event(name: str, data: object) -> str:
 
 
 @router.post("/search", response_model=SearchPublic, summary="Rank the cards you may see, with trust facts")
-async def search(body: SearchRequest, verity: VerityDep, resolver: AskerResolverDep) -> SearchPublic:
-    asker = resolver.resolve(body.groups)
+async def search(body: SearchRequest, verity: VerityDep, caller: CallerDep) -> SearchPublic:
+    asker = caller.asker(body.groups)
     result = await run_in_threadpool(verity.search, body.query, asker, body.top_k)
     return SearchPublic.of(result)
 
@@ -102,7 +102,7 @@ async def search(body: SearchRequest, verity: VerityDep, resolver: AskerResolver
     response_model=DraftPublic,
     summary="Draft a reply to a customer from verified, shareable cards, or say what a human must decide",
 )
-async def reply_draft(body: DraftRequest, verity: VerityDep, resolver: AskerResolverDep) -> DraftPublic:
-    asker = resolver.resolve(body.groups)
+async def reply_draft(body: DraftRequest, verity: VerityDep, caller: CallerDep) -> DraftPublic:
+    asker = caller.asker(body.groups)
     draft = await run_in_threadpool(verity.draft_reply, body.message, asker, body.context, body.top_k)
     return DraftPublic.of(draft)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import WriterDep
-from api.deps import AskerResolverDep, CatalogDep
+from api.deps import CallerDep, CatalogDep
 from api.schemas import (
     CardListPublic,
     CardPublic,
@@ -26,7 +26,10 @@ from rag.trust import TrustStatus
 router = APIRouter(tags=["cards"])
 
 CardId = Annotated[str, Path(pattern=ID_PATTERN, description="The card's stable id.")]
-Groups = Annotated[list[Group], Query(max_length=50, description="Groups of the asker (from a trusted gateway).")]
+Groups = Annotated[
+    list[Group],
+    Query(max_length=50, description="Groups of the asker (from a trusted gateway); with a read key, a subset of its."),
+]
 
 
 def _not_found(card_id: str) -> VerityError:
@@ -35,8 +38,8 @@ def _not_found(card_id: str) -> VerityError:
 
 
 @router.get("/v1/cards/{card_id}", response_model=CardPublic, summary="One card with its trust facts")
-async def get_card(card_id: CardId, catalog: CatalogDep, resolver: AskerResolverDep, groups: Groups = []) -> CardPublic:  # noqa: B006 - FastAPI copies query defaults
-    view = await run_in_threadpool(catalog.get, card_id, resolver.resolve(groups))
+async def get_card(card_id: CardId, catalog: CatalogDep, caller: CallerDep, groups: Groups = []) -> CardPublic:  # noqa: B006 - FastAPI copies query defaults
+    view = await run_in_threadpool(catalog.get, card_id, caller.asker(groups))
     if view is None:
         raise _not_found(card_id)
     return CardPublic.of(view)
@@ -45,19 +48,19 @@ async def get_card(card_id: CardId, catalog: CatalogDep, resolver: AskerResolver
 @router.get("/v1/cards", response_model=CardListPublic, summary="Cards with trust facts, filtered")
 async def list_cards(
     catalog: CatalogDep,
-    resolver: AskerResolverDep,
+    caller: CallerDep,
     groups: Groups = [],  # noqa: B006 - FastAPI copies query defaults
     collection: Annotated[str | None, Query(max_length=100)] = None,
     state: Annotated[TrustStatus | None, Query(description="verified, expired or unverified, as of now")] = None,
     expiring_within_days: Annotated[int | None, Query(ge=0, le=36_500)] = None,
 ) -> CardListPublic:
-    views = await run_in_threadpool(catalog.find, resolver.resolve(groups), collection, state, expiring_within_days)
+    views = await run_in_threadpool(catalog.find, caller.asker(groups), collection, state, expiring_within_days)
     return CardListPublic(cards=[CardSummaryPublic.of(v) for v in views])
 
 
 @router.get("/v1/collections", response_model=CollectionsPublic, summary="Trust score of each collection")
-async def collections(catalog: CatalogDep, resolver: AskerResolverDep, groups: Groups = []) -> CollectionsPublic:  # noqa: B006
-    scores = await run_in_threadpool(catalog.trust_scores, resolver.resolve(groups))
+async def collections(catalog: CatalogDep, caller: CallerDep, groups: Groups = []) -> CollectionsPublic:  # noqa: B006
+    scores = await run_in_threadpool(catalog.trust_scores, caller.asker(groups))
     return CollectionsPublic(collections=[CollectionTrustPublic.of(s) for s in scores])
 
 
