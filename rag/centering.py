@@ -34,6 +34,7 @@ class PreparedQuery:
     language: str | None
     centred: Vectors  # compare with centred passages
     candidate: Vectors  # send to the store: the question moved to the centre of all languages
+    raw: Vectors  # the question as embedded (unit length)
 
 
 class LanguageCentroids:
@@ -78,11 +79,27 @@ class LanguageCentroids:
 
     def prepare_query(self, vector: Vectors) -> PreparedQuery:
         if not self or self._centre is None:
-            return PreparedQuery(None, vector, vector)
+            return PreparedQuery(None, vector, vector, _unit(vector))
         language = self.detect(vector)
         mean = self._mean_of(language, vector)
         assert mean is not None
-        return PreparedQuery(language, _unit(vector - mean), _unit(vector - mean + self._centre))
+        return PreparedQuery(language, _unit(vector - mean), _unit(vector - mean + self._centre), _unit(vector))
+
+    def affinity(self, query: PreparedQuery, vectors: Vectors, languages: Sequence[str | None]) -> Vectors:
+        """Plain cosine of the raw question with each raw passage, less the passage language's offset.
+
+        q·p = q·m_L + q·(p - m_L): the first term is the same for every card of language L (the language
+        bias), the second is what the question and the card share. Within one card language this ranks
+        exactly as plain cosine, and across languages the bias is gone. Without centroids: plain cosine.
+        """
+        if len(vectors) == 0:
+            return np.zeros(0, dtype=np.float32)
+        cosines = _unit(vectors) @ query.raw
+        if not self:
+            return np.asarray(cosines, dtype=np.float32)
+        rows = [self._mean_of(lang, v) for lang, v in zip(languages, vectors, strict=True)]
+        offsets = np.array([float(row @ query.raw) if row is not None else 0.0 for row in rows], dtype=np.float32)
+        return np.asarray(cosines - offsets, dtype=np.float32)
 
     def centre(self, vectors: Vectors, languages: Sequence[str | None]) -> Vectors:
         """Centred, unit-length copies of raw passage vectors (rows), each by its own language."""

@@ -23,14 +23,30 @@ def visible_to(facts: CardFacts, asker: Asker) -> bool:
 
 
 def to_evidence(
-    hits: Sequence[StoredHit], asker: Asker, now: datetime, centroids: LanguageCentroids, query: PreparedQuery
+    hits: Sequence[StoredHit],
+    asker: Asker,
+    now: datetime,
+    centroids: LanguageCentroids,
+    query: PreparedQuery,
+    affinity_weight: float = 0.0,
 ) -> list[Evidence]:
-    """Visible hits, re-scored by language-centred cosine, with their trust at `now`."""
+    """Visible hits, re-scored by language-centred cosine, with their trust at `now`.
+
+    `affinity_weight` > 0 adds the language-neutral plain cosine (LanguageCentroids.affinity) to the
+    ranking, not to the score relevance is judged on: centring removes the language bias but also some
+    of what the raw vectors know; the two views ranked together beat either alone (see README, Retrieval).
+    """
     visible = [hit for hit in hits if visible_to(hit.facts, asker)]
     if not visible:
         return []
-    centred = centroids.centre(np.stack([h.vector for h in visible]), [h.facts.language for h in visible])
-    scores = centred @ query.centred
+    vectors = np.stack([h.vector for h in visible])
+    languages = [h.facts.language for h in visible]
+    scores = centroids.centre(vectors, languages) @ query.centred
+    affinity = (
+        affinity_weight * centroids.affinity(query, vectors, languages)
+        if affinity_weight > 0
+        else np.zeros(len(visible), dtype=np.float32)
+    )
     return [
         Evidence(
             record_id=hit.record_id,
@@ -39,37 +55,38 @@ def to_evidence(
             score=float(score),
             facts=hit.facts,
             trust=trust_status(hit.facts.state, hit.facts.verified_until_epoch, now),
+            affinity=float(extra),
         )
-        for hit, score in zip(visible, scores, strict=True)
+        for hit, score, extra in zip(visible, scores, affinity, strict=True)
     ]
 
 
 @dataclass(frozen=True, slots=True)
 class CardEvidence:
-    """All evidence of one card, best first; the card's score is its best record's."""
+    """All evidence of one card, best ranked first; the card's score is its best record's."""
 
     facts: CardFacts
     trust: TrustStatus
-    score: float  # ranking score: best record's dense score plus the lexical boost
+    score: float  # ranking score: best record's rank score (centred cosine + affinity) plus the lexical boost
     evidence: tuple[Evidence, ...]
-    dense_score: float = 0.0  # best record's language-centred cosine alone: what relevance is judged on
+    dense_score: float = 0.0  # best language-centred cosine of its records alone: what relevance is judged on
 
 
 def group_by_card(
     evidence: Iterable[Evidence], limit: int, boost: Mapping[str, float] | None = None
 ) -> list[CardEvidence]:
-    """Cards ranked by their best record's score plus the card's `boost` (the lexical signal)."""
+    """Cards ranked by their best record's rank score plus the card's `boost` (the lexical signal)."""
     grouped: dict[str, list[Evidence]] = {}
-    for item in sorted(evidence, key=lambda e: e.score, reverse=True):
+    for item in sorted(evidence, key=lambda e: e.rank_score, reverse=True):
         grouped.setdefault(item.facts.card_id, []).append(item)
     extra = boost or {}
     cards = [
         CardEvidence(
             facts=items[0].facts,
             trust=items[0].trust,
-            score=items[0].score + extra.get(card_id, 0.0),
+            score=items[0].rank_score + extra.get(card_id, 0.0),
             evidence=tuple(items),
-            dense_score=items[0].score,
+            dense_score=max(e.score for e in items),
         )
         for card_id, items in grouped.items()
     ]

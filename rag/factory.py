@@ -36,6 +36,7 @@ def ask_policy(settings: Settings) -> AskPolicy:
         lexical_weight=settings.lexical_weight,
         lexical_saturation=settings.lexical_saturation,
         exact_term_weight=settings.exact_term_weight,
+        affinity_weight=settings.affinity_weight,
         extractive=ExtractivePolicy(max_sentences=settings.max_answer_sentences, margin=settings.sentence_margin),
         max_question_chars=settings.max_question_chars,
         unsupported=UnsupportedPolicy(settings.llm_unsupported.value),

@@ -91,6 +91,7 @@ class AskPolicy:
     lexical_weight: float = 0.1  # 0 turns lexical retrieval off
     lexical_saturation: float = 5.0  # BM25 score at which half of lexical_weight is added
     exact_term_weight: float = 0.15  # added to a card that holds the question's identifiers ("E-4012"); 0: off
+    affinity_weight: float = 0.0  # ranking: weight of the language-neutral plain cosine; 0: centred cosine alone
     record_kind: RecordKind | None = None  # what dense retrieval compares: chunks, sentences, or both (None)
     extractive: ExtractivePolicy = field(default_factory=ExtractivePolicy)
     max_question_chars: int = 2000
@@ -197,7 +198,7 @@ class Verity:
             have = {h.record_id for h in hits}
             missing = [rid for rid in dict.fromkeys([*lexical_scores, *held]) if rid not in have]
             hits += self._index.get_records(missing, Scope(asker, now_epoch, TrustFilter.ANY))
-        evidence = to_evidence(hits, asker, now, centroids, query)
+        evidence = to_evidence(hits, asker, now, centroids, query, self.policy.affinity_weight)
         lexical_boost: dict[str, float] = {}
         exact_boost: dict[str, float] = {}
         saturation = self.policy.lexical_saturation

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         description="Added to a card that holds the question's identifiers (error codes, SKUs such as "
         "`E-4012`), in proportion to the share it holds; 0 turns it off.",
     )
+    affinity_weight: Annotated[float, Field(ge=0.0, le=20.0)] = Field(
+        4.0,
+        description="Ranking only: weight of the plain cosine (less its card language's offset) added to the "
+        "language-centred score; 0 ranks by the centred score alone. Relevance is judged on the centred score.",
+    )
     sentence_margin: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.03, description="Extra answer sentences must score within this margin of the best sentence."
     )

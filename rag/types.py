@@ -51,9 +51,14 @@ class Evidence:
     record_id: str
     kind: RecordKind
     text: str
-    score: float
+    score: float  # language-centred cosine: what relevance and sentence choice are judged on
     facts: CardFacts
     trust: TrustStatus
+    affinity: float = 0.0  # ranking only: weighted plain cosine less the card language's offset (see centering)
+
+    @property
+    def rank_score(self) -> float:
+        return self.score + self.affinity
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,3 +96,16 @@ def test_refusal_messages_name_no_card_text() -> None:
     refusal = refuse([card("draft", TrustStatus.UNVERIFIED, 0.9)])
     assert "draft" not in refusal.message
     assert "verif" in refusal.message
+
+
+def test_cards_rank_by_centred_score_plus_affinity_but_relevance_stays_centred() -> None:
+    from rag.evidence import group_by_card
+
+    a_window = Evidence("a:w", RecordKind.CHUNK, "A window.", 0.50, facts("a"), TrustStatus.VERIFIED, affinity=0.02)
+    a_sentence = Evidence("a:s", RecordKind.SENTENCE, "A.", 0.55, facts("a"), TrustStatus.VERIFIED, affinity=-0.10)
+    b_window = Evidence("b:w", RecordKind.CHUNK, "B window.", 0.52, facts("b"), TrustStatus.VERIFIED, affinity=0.08)
+    cards = group_by_card([a_window, a_sentence, b_window], limit=2, boost={"a": 0.01})
+    assert [c.facts.card_id for c in cards] == ["b", "a"]  # 0.60 against max(0.52, 0.45) + 0.01
+    assert cards[1].score == pytest.approx(0.53)
+    assert cards[1].dense_score == pytest.approx(0.55)  # the best centred score, whatever ranked first
+    assert cards[1].evidence[0].record_id == "a:w"  # evidence in ranking order

@@ -56,3 +56,22 @@ def test_languages_with_too_few_records_get_no_centroid() -> None:
     sums = {"en": np.ones(DIM, dtype=np.float32) * 10, "vi": np.ones(DIM, dtype=np.float32)}
     counts = {"en": MIN_RECORDS_PER_LANGUAGE, "vi": MIN_RECORDS_PER_LANGUAGE - 1}
     assert LanguageCentroids.from_sums(sums, counts).languages == ("en",)
+
+
+def test_affinity_takes_the_language_offset_out_of_plain_cosine() -> None:
+    centroids = table()
+    query = centroids.prepare_query(text(TR, REFUND))
+    passages = np.stack([text(TR, SHIPPING), text(EN, REFUND), text(EN, SHIPPING)])
+    affinity = centroids.affinity(query, passages, ["tr", "en", "en"])
+    raw = passages @ query.raw
+    assert raw[0] > raw[1]  # plain cosine: the question's language wins
+    assert affinity[1] > affinity[0]  # less each language's offset: the right topic wins
+    en_offset = float(np.mean([text(EN, t) for t in (REFUND, SHIPPING, PASSWORD)], axis=0) @ query.raw)
+    np.testing.assert_allclose(affinity[1:], raw[1:] - en_offset, rtol=1e-5)  # within a language: plain cosine, shifted
+
+
+def test_affinity_without_centroids_is_plain_cosine() -> None:
+    empty = LanguageCentroids({})
+    query = empty.prepare_query(text(TR, REFUND))
+    passages = np.stack([text(TR, SHIPPING), text(EN, REFUND)])
+    np.testing.assert_allclose(empty.affinity(query, passages, ["tr", "en"]), passages @ query.raw, rtol=1e-5)
