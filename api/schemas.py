@@ -162,7 +162,11 @@ class SearchHitPublic(BaseModel):
     collection: str
     url: str | None
     language: str | None
-    score: float
+    score: float = Field(description="Ranking score (results are ordered by it); not comparable across questions.")
+    relevance: float = Field(
+        description="Best language-centred cosine of the card's chunks: what /v1/ask compares with its "
+        "relevance threshold to answer or refuse."
+    )
     trust: TrustPublic
     internal_only: bool
     snippet: str | None = Field(description="Only for cards verified now; null for unverified or expired cards.")
@@ -186,6 +190,7 @@ class SearchPublic(BaseModel):
                     url=h.facts.url,
                     language=h.facts.language,
                     score=h.score,
+                    relevance=h.relevance,
                     trust=TrustPublic(
                         status=h.trust,
                         owner=h.facts.owner,

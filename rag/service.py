@@ -90,7 +90,7 @@ class AskPolicy:
     untrusted_margin: float = 0.02
     lexical_weight: float = 0.1  # 0 turns lexical retrieval off
     lexical_saturation: float = 5.0  # BM25 score at which half of lexical_weight is added
-    exact_term_weight: float = 0.15  # added to a card that holds the question's identifiers ("E-4012"); 0: off
+    exact_term_weight: float = 0.3  # added to a card that holds the question's identifiers ("E-4012"); 0: off
     affinity_weight: float = 0.0  # ranking: weight of the language-neutral plain cosine; 0: centred cosine alone
     record_kind: RecordKind | None = None  # what dense retrieval compares: chunks, sentences, or both (None)
     extractive: ExtractivePolicy = field(default_factory=ExtractivePolicy)
@@ -409,6 +409,7 @@ class Verity:
                 trust=c.trust,
                 score=round(c.score, 4),
                 snippet=_snippet(c) if c.trust is TrustStatus.VERIFIED else None,
+                relevance=round(c.dense_score, 4),
             )
             for c in cards
         )

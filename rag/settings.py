@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         5.0, description="BM25 score at which a card gets half of the lexical weight."
     )
     exact_term_weight: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        0.15,
+        0.3,
         description="Added to a card that holds the question's identifiers (error codes, SKUs such as "
         "`E-4012`), in proportion to the share it holds; 0 turns it off.",
     )

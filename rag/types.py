@@ -143,8 +143,9 @@ class AskResult:
 class SearchHit:
     facts: CardFacts
     trust: TrustStatus
-    score: float
+    score: float  # ranking score (centred cosine, affinity and lexical boosts): orders the hits
     snippet: str | None  # only for cards trusted now
+    relevance: float = 0.0  # best language-centred cosine: what the answer/refuse decision compares
 
 
 @dataclass(frozen=True, slots=True)

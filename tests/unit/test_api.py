@@ -37,6 +37,7 @@ def test_search_returns_trust_facts(client: TestClient) -> None:
     battery = next(r for r in results if r["card_id"] == "battery")
     assert battery["trust"]["status"] == "unverified"
     assert battery["snippet"] is None
+    assert all(isinstance(r["relevance"], float) for r in results)
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,17 @@ def test_search_shows_trust_and_snippets_only_for_trusted_cards(world: World) ->
     assert hits["export"].snippet is None
 
 
+def test_search_reports_the_relevance_ask_decides_on(world: World) -> None:
+    """Hits are ordered by the ranking score; `relevance` is the dense score the answer/refuse rule compares."""
+    world.ingest(REFUND, BATTERY, EXPORT)
+    question = "hub battery refund export"
+    trusted, untrusted = world.verity.rank_cards(question, world.embedder.embed_query(question), PUBLIC, NOW, 5)
+    dense = {c.facts.card_id: round(c.dense_score, 4) for c in [*trusted, *untrusted]}
+    hits = world.verity.search(question, PUBLIC, top_k=5).hits
+    assert {h.facts.card_id: h.relevance for h in hits} == dense
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001])
 def test_bad_questions_raise_a_typed_error(world: World, question: str) -> None:
     with pytest.raises(VerityError):
