@@ -221,7 +221,9 @@ class Bench:
         for question, vector in zip(self.questions[language], self.question_vectors[language], strict=True):
             trusted, _ = verity.rank_cards(question.text, vector, Asker(), NOW, 5)
             top = trusted[0] if trusted else None
-            out.append((question.paragraph, top.facts.card_id if top else None, top.score if top else float("-inf")))
+            # what decide() judges: the best centred (dense) score, not the ranking score with its boosts
+            best = max((c.dense_score for c in trusted), default=float("-inf"))
+            out.append((question.paragraph, top.facts.card_id if top else None, best))
         return out
 
 
