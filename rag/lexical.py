@@ -10,6 +10,7 @@ returns are fetched again from the store within the asker's scope.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 import bm25s
 import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
 _TOKEN = re.compile(r"[^\W_]+(?:[-_./][^\W_]+)*")
 _JOINERS = re.compile(r"[-_./]")
