@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rag.clock import FixedClock
 from rag.service import Verity
-from rag.types import Asker
+from rag.types import Asker, AskResult
 
 Outcome = Literal["answer", "no_evidence", "only_unverified", "only_expired"]
 DEFAULT_GOLDEN = Path(__file__).parent / "datasets" / "golden.jsonl"
@@ -36,12 +36,28 @@ class GoldenQuestion(BaseModel):
     as_of: datetime
 
 
+class DatasetError(ValueError):
+    """A golden set line that is not valid JSON or not a valid question, with its file and line."""
+
+
 def load_golden(path: Path = DEFAULT_GOLDEN) -> list[GoldenQuestion]:
-    return [
-        GoldenQuestion.model_validate(json.loads(line))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    """Every question of a JSONL golden set; a bad line or a repeated id raises `DatasetError` naming it."""
+    questions: list[GoldenQuestion] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            question = GoldenQuestion.model_validate(json.loads(line))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise DatasetError(f"{path}:{number}: {exc}") from None
+        if question.id in seen:
+            raise DatasetError(f"{path}:{number}: question id {question.id!r} repeats line {seen[question.id]}")
+        if question.as_of.tzinfo is None:
+            raise DatasetError(f"{path}:{number}: as_of needs a time zone (for example Z)")
+        seen[question.id] = number
+        questions.append(question)
+    return questions
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,23 +88,27 @@ class Verdict:
         return self.outcome == self.question.expected_outcome
 
 
+def ask_at(verity: Verity, clock: FixedClock, question: GoldenQuestion) -> AskResult:
+    """Ask one question at its own instant (`as_of`) with its asker's groups."""
+    clock.set(question.as_of)
+    return verity.ask(question.question, Asker(groups=frozenset(question.groups)))
+
+
+def verdict_of(question: GoldenQuestion, result: AskResult, latency_ms: float | None = None) -> Verdict:
+    """Pure: what Verity did with a question (latency: the pipeline's own total unless measured outside)."""
+    latency = result.timings_ms.get("total_ms", 0.0) if latency_ms is None else latency_ms
+    if result.answer is not None:
+        citations = result.answer.citations
+        top = max((c.score for c in citations), default=None)
+        return Verdict(question, "answer", tuple(c.card_id for c in citations), (), top, latency)
+    assert result.refusal is not None
+    candidates = tuple(c.card_id for c in result.refusal.candidates)
+    return Verdict(question, result.refusal.reason.value, (), candidates, None, latency)
+
+
 def run_golden(verity: Verity, clock: FixedClock, questions: Sequence[GoldenQuestion]) -> list[Verdict]:
     """Ask every question at its own instant (`as_of`) with its asker's groups."""
-    verdicts = []
-    for q in questions:
-        clock.set(q.as_of)
-        result = verity.ask(q.question, Asker(groups=frozenset(q.groups)))
-        latency = result.timings_ms.get("total_ms", 0.0)
-        if result.answer is not None:
-            citations = result.answer.citations
-            verdicts.append(
-                Verdict(q, "answer", tuple(c.card_id for c in citations), (), max(c.score for c in citations), latency)
-            )
-        else:
-            assert result.refusal is not None
-            candidates = tuple(c.card_id for c in result.refusal.candidates)
-            verdicts.append(Verdict(q, result.refusal.reason.value, (), candidates, None, latency))
-    return verdicts
+    return [verdict_of(q, ask_at(verity, clock, q)) for q in questions]
 
 
 def _share(numerator: int, denominator: int) -> float:

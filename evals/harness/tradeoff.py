@@ -1,0 +1,54 @@
+"""The refusal trade-off: answer rate against wrong-answer rate across relevance thresholds.
+
+Each observation records the best verified and the best untrusted card's decision score, so Verity's
+answer/refuse rule can be replayed for any threshold without asking again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evals.harness.metrics import share
+from evals.harness.observation import Observation
+
+
+def answers_at(best_trusted: float | None, best_untrusted: float | None, threshold: float, margin: float) -> bool:
+    """Pure: Verity's answer/refuse rule (rag/service.py `decide`) on a question's best scores."""
+    if best_trusted is None or best_trusted < threshold:
+        return False
+    return best_untrusted is None or best_trusted >= best_untrusted - margin
+
+
+@dataclass(frozen=True, slots=True)
+class TradeoffPoint:
+    threshold: float
+    answer_rate: float | None  # answerable questions answered
+    wrong_answer_rate: float | None  # should-refuse questions answered
+
+
+def tradeoff(
+    points: Sequence[tuple[float | None, float | None, bool]], thresholds: Sequence[float], margin: float
+) -> list[TradeoffPoint]:
+    """Pure: answer rate against wrong-answer rate for each relevance threshold, from each question's
+    (best trusted score, best untrusted score, should refuse)."""
+    answerable = [(t, u) for t, u, refuse in points if not refuse]
+    refusable = [(t, u) for t, u, refuse in points if refuse]
+    return [
+        TradeoffPoint(
+            threshold=round(th, 4),
+            answer_rate=share(sum(answers_at(t, u, th, margin) for t, u in answerable), len(answerable)),
+            wrong_answer_rate=share(sum(answers_at(t, u, th, margin) for t, u in refusable), len(refusable)),
+        )
+        for th in thresholds
+    ]
+
+
+def replay_agreement(observations: Sequence[Observation], threshold: float, margin: float) -> float | None:
+    """Share of questions where replaying the rule on the recorded scores gives the outcome Verity gave:
+    1.0 means the trade-off curve describes the pipeline exactly at its own threshold."""
+    same = [
+        answers_at(o.best_trusted, o.best_untrusted, threshold, margin) == (o.verdict.outcome == "answer")
+        for o in observations
+    ]
+    return share(sum(same), len(same))
