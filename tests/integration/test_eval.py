@@ -1,0 +1,205 @@
+"""`verity eval` like CI and a user run it: the gate on the sample golden set (a subprocess, embedded default),
+the gate catching things broken on purpose (in process, on the same store), and `--against` a real
+`verity serve`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.cli import build_parser
+from evals.harness.report import EvalReport
+from rag.service import Verity
+from rag.settings import Settings
+from rag.trust import TrustStatus
+from rag.types import Asker, AskResult
+from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, RunVerity, Service, clean_env, free_port
+
+GOLDEN = ROOT / "evals" / "datasets" / "golden.jsonl"
+BASELINE = ROOT / "evals" / "baselines" / "golden-embedded.json"
+ONLY_UNTRUSTED = {  # questions whose only relevant cards are unverified or expired at the golden instant
+    json.loads(line)["id"]
+    for line in GOLDEN.read_text(encoding="utf-8").splitlines()
+    if json.loads(line)["expected_outcome"] in {"only_unverified", "only_expired"}
+}
+
+
+@pytest.fixture(scope="module")
+def ci_run(
+    sample_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Exactly what CI runs: the installed command, the embedded default store, the stored baseline."""
+    out = tmp_path_factory.mktemp("eval-ci")
+    env = clean_env(VERITY_DATA_DIR=str(sample_settings.data_dir))
+    done = subprocess.run(
+        [str(VENV_BIN / "verity"), "eval", str(GOLDEN), "--gate", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=1700, cwd=ROOT,
+    )  # fmt: skip
+    return done, out
+
+
+@pytest.mark.timeout(1800)  # the whole golden set, as CI runs it (about 2 min on an idle 2-core machine)
+def test_the_ci_gate_passes_on_the_sample_golden_set(
+    ci_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, _ = ci_run
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "gate: PASSED" in done.stdout
+    assert "faithfulness.ragas" in done.stdout and "not run" in done.stdout  # no judge configured
+
+
+def test_the_json_report_holds_every_metric_and_question(ci_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, out = ci_run
+    report = EvalReport.model_validate_json((out / "report.json").read_text(encoding="utf-8"))
+    m = report.metrics
+    assert report.run.questions == len(report.questions) == 106
+    assert report.run.mode == "in_process" and report.run.decision_scores == "dense"
+    assert m["citation.trusted_share"] == 1.0 and m["citation.untrusted"] == 0
+    assert m["tradeoff.replay_agreement"] == 1.0  # the curve replays the pipeline's own decisions exactly
+    assert m["faithfulness.ragas"] is None
+    for name in ("outcome.accuracy", "refusal.only_expired.recall", "retrieval.mrr", "latency.p95_ms"):
+        assert isinstance(m[name], (int, float)), name
+    assert isinstance(m["faithfulness.offline"], float) and m["faithfulness.offline"] >= 0.95
+    assert all(q.answered_at.isoformat().startswith("2026-11-22T12:00") for q in report.questions)
+    answered = [q for q in report.questions if q.outcome == "answer"]
+    assert answered and all(q.citations and q.sentences for q in answered)
+    assert len(report.tradeoff) > 10
+    rates = [p.answer_rate for p in report.tradeoff if p.answer_rate is not None]
+    assert rates == sorted(rates, reverse=True)  # a higher threshold never answers more
+
+
+def test_the_html_report_is_one_self_contained_page(ci_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, out = ci_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4 and "Gate passed" in page
+    assert not re.search(r"<(?:link|img|script)\b|\bsrc=", page)
+    assert page.count("<tr class=") == 106  # one row per question
+
+
+def run_eval_in_process(argv: list[str]) -> int:
+    args = build_parser().parse_args(["eval", *argv])
+    code: int = args.func(args)
+    return code
+
+
+@pytest.fixture
+def in_process_store(sample_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("VERITY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("VERITY_DATA_DIR", str(sample_settings.data_dir))
+
+
+def regressions(stdout: str) -> dict[str, str]:
+    return {m.group(1): line for line in stdout.splitlines() if (m := re.match(r"REGRESSION (\S+):", line))}
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.usefixtures("in_process_store")
+def test_the_gate_fails_when_the_verification_gate_is_switched_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every stored record counts as verified: expired and unverified cards start answering."""
+    monkeypatch.setattr("rag.evidence.trust_status", lambda *_: TrustStatus.VERIFIED)
+    assert run_eval_in_process([str(GOLDEN), "--gate", "--out", str(tmp_path)]) == 1
+    stdout = capsys.readouterr().out
+    print(stdout)
+    found = regressions(stdout)
+    assert {"citation.trusted_share", "refusal.wrong_answers", "refusal.recall"} <= set(found)
+    assert "gate: FAILED" in stdout
+    report = EvalReport.model_validate_json((tmp_path / "report.json").read_text(encoding="utf-8"))
+    named = set(re.findall(r"q\d{3}", found["citation.trusted_share"]))
+    citing_untrusted = {q.id for q in report.questions if any(not c.verified for c in q.citations)}
+    assert named == citing_untrusted  # exactly the questions that now cite expired or unverified cards
+    assert len(named & ONLY_UNTRUSTED) >= 12  # above all, those whose only cards are untrusted
+    assert report.metrics["citation.trusted_share"] is not None and report.metrics["citation.trusted_share"] < 1.0
+    assert "Gate failed" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.usefixtures("in_process_store")
+def test_the_gate_fails_on_a_doctored_answer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Answers get a sentence their card never said: outcomes and citations stay, faithfulness drops."""
+    real_ask = Verity.ask
+
+    def doctored(self: Verity, question: str, asker: Asker, top_k: int | None = None) -> AskResult:
+        result = real_ask(self, question, asker, top_k)
+        if result.answer is None:
+            return result
+        text = result.answer.text + " Every refund is paid within 97 days by cheque. [1]"
+        return replace(result, answer=replace(result.answer, text=text))
+
+    monkeypatch.setattr(Verity, "ask", doctored)
+    assert run_eval_in_process([str(GOLDEN), "--gate", "--out", str(tmp_path)]) == 1
+    stdout = capsys.readouterr().out
+    print(stdout)
+    found = regressions(stdout)
+    assert set(found) == {"faithfulness.offline", "faithfulness.offline_all_supported"}
+    assert len(re.findall(r"q\d{3}", found["faithfulness.offline"])) >= 50  # every answer, by id
+    report = EvalReport.model_validate_json((tmp_path / "report.json").read_text(encoding="utf-8"))
+    flagged = [s for q in report.questions for s in q.sentences if not s.supported]
+    assert flagged and all("97 days" in s.sentence for s in flagged)
+
+
+@pytest.fixture(scope="module")
+def served_stores(sample_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Two `verity serve` processes on copies of the sample store: one frozen at the golden instant, one not."""
+    urls: dict[str, str] = {}
+    services: list[Service] = []
+    try:
+        for name, frozen in (("frozen", {"VERITY_FROZEN_NOW": GOLDEN_NOW}), ("live", {})):
+            data = tmp_path_factory.mktemp(f"served-{name}")
+            shutil.copytree(sample_settings.data_dir, data, dirs_exist_ok=True)
+            port = free_port()
+            env = clean_env(VERITY_DATA_DIR=str(data), **frozen)
+            args = [str(VENV_BIN / "verity"), "serve", "--port", str(port)]
+            services.append(Service(args, f"http://127.0.0.1:{port}/healthz", env, data / "server.log"))
+            urls[name] = f"http://127.0.0.1:{port}"
+        yield urls
+    finally:
+        for service in services:
+            service.stop()
+
+
+@pytest.mark.timeout(1800)
+def test_against_a_frozen_server_the_gate_passes_like_in_process(served_stores: dict[str, str], tmp_path: Path) -> None:
+    args = [str(VENV_BIN / "verity"), "eval", str(GOLDEN), "--against", served_stores["frozen"], "--gate"]
+    done = subprocess.run(
+        [*args, "--out", str(tmp_path)], env=clean_env(), capture_output=True, text=True, timeout=1700, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "gate: PASSED" in done.stdout
+    assert "the baseline was measured in_process, this run is http" in done.stdout
+    report: dict[str, Any] = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["run"]["mode"] == "http" and report["run"]["decision_scores"] == "dense"
+    assert not any("clock is not frozen" in w for w in report["run"]["warnings"])
+    assert report["metrics"]["citation.trusted_share"] == 1.0
+    assert report["metrics"]["tradeoff.replay_agreement"] == 1.0  # search reports the relevance ask decides on
+
+
+def test_against_a_live_clock_server_the_report_says_so(
+    served_stores: dict[str, str], run_verity: RunVerity, tmp_path: Path
+) -> None:
+    done = run_verity("eval", str(GOLDEN), "--against", served_stores["live"], "--limit", "3", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING: the server's clock is not frozen" in done.stdout
+    assert "3 of 3 questions" in done.stdout
+
+
+def test_an_unreachable_server_and_an_empty_store_are_clear_errors(run_verity: RunVerity, tmp_path: Path) -> None:
+    done = run_verity("eval", str(GOLDEN), "--against", f"http://127.0.0.1:{free_port()}", "--out", str(tmp_path))
+    assert done.returncode == 2 and "cannot reach" in done.stderr
+    done = run_verity("eval", str(GOLDEN), "--out", str(tmp_path), VERITY_DATA_DIR=str(tmp_path / "empty"))
+    assert done.returncode == 2 and "holds no cards" in done.stderr
+    assert "Traceback" not in done.stderr
