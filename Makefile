@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 # uv's default hard links make nltk (under llama-index) refuse its bundled data files.
 export UV_LINK_MODE := copy
 
-.PHONY: install llm-tier run ingest-sample serve test test-unit test-integration lint lock bench calibrate clean
+.PHONY: install llm-tier run ingest-sample serve test test-unit test-integration lint lock bench calibrate eval clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: install
 	$(BIN)/python -m evals.bench ingest
 	$(BIN)/python -m evals.bench ask
 	$(BIN)/python -m evals.bench latency --chunks 10000
+
+# the golden set on a throwaway store of the sample knowledge base, gated on the stored baseline
+eval: install
+	$(BIN)/verity eval evals/datasets/golden.jsonl --kb $(SAMPLE_KB) --gate
 
 calibrate: install
 	$(BIN)/python -m evals.calibrate
