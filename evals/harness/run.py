@@ -46,7 +46,6 @@ class RunSetup:
     top_k: int
     relevance_threshold: float
     untrusted_margin: float
-    decision_scores: Literal["dense", "ranking"]
     judge_name: str | None = None
 
 
@@ -138,7 +137,6 @@ def build_report(
             top_k=setup.top_k,
             relevance_threshold=setup.relevance_threshold,
             untrusted_margin=setup.untrusted_margin,
-            decision_scores=setup.decision_scores,
             judge=setup.judge_name,
             warnings=list(warnings),
         ),
