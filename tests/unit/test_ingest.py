@@ -1,6 +1,8 @@
 from datetime import timedelta
 
-from ingest.chunking import Chunker
+import pytest
+
+from ingest.chunking import Chunker, opens_with
 from ingest.sources import CardFailure, Location, ParsedCard
 from rag.tokens import cl100k
 from rag.types import RecordKind
@@ -22,6 +24,38 @@ def test_every_chunk_starts_with_the_title_and_fits_the_token_budget() -> None:
     sentences = [r for r in records if r.kind is RecordKind.SENTENCE]
     assert len(sentences) == 60
     assert all(r.embed_text.startswith(card.title) and r.document in card.body for r in sentences)
+
+
+def test_a_record_that_already_opens_with_the_title_is_embedded_without_a_second_copy() -> None:
+    chunker = Chunker(chunk_size=128, chunk_overlap=16)
+    title = "Refunds for Pro Annual plans"
+    body = f"# {title}\n\nMonthly plans are never refunded. Refunds for Pro Annual plans are prorated."
+    card = make_card(title=title, body=body)
+    records = chunker.records(card, chunker.version(card, "fake"))
+    chunk = next(r for r in records if r.kind is RecordKind.CHUNK)
+    assert chunk.embed_text == body  # the heading already names the card
+    assert chunk.document == f"{title}\n\n{body}"  # what is shown and quoted keeps its title line
+    sentences = {r.document: r.embed_text for r in records if r.kind is RecordKind.SENTENCE}
+    assert sentences["Monthly plans are never refunded."] == f"{title}: Monthly plans are never refunded."
+    opening = "Refunds for Pro Annual plans are prorated."
+    assert sentences[opening] == opening
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "expected"),
+    [
+        ("Refunds for Pro Annual plans are prorated.", "Refunds for Pro Annual plans", True),
+        ("## refunds  FOR pro\nannual plans: prorated", "Refunds for Pro Annual plans", True),
+        ("Refunds for Pro Annual plans.", "Refunds for Pro Annual plans", True),
+        ("Refunds are prorated.", "Refund", False),  # whole words only
+        ("Pro Annual plans can be refunded.", "Refunds for Pro Annual plans", False),
+        ("Refunds for Pro", "Refunds for Pro Annual plans", False),  # shorter than the title
+        ("Anything", "   ", False),
+        ("Возврат средств за годовой план: полностью.", "Возврат средств за годовой план", True),
+    ],
+)
+def test_opens_with(text: str, title: str, expected: bool) -> None:
+    assert opens_with(text, title) is expected
 
 
 def test_a_very_long_title_is_cut_for_chunks_but_the_body_still_fits() -> None:
