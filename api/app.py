@@ -13,8 +13,7 @@ from api.auth import install_auth_handlers
 from api.deps import AskerResolver, resolver_for
 from api.errors import install_error_handlers
 from api.routes import ask, cards, health
-from ingest.chunking import Chunker
-from ingest.pipeline import Ingestor, IngestWriter
+from ingest.pipeline import IngestWriter, ingestor_for
 from rag.catalog import Catalog
 from rag.factory import Runtime, build_runtime
 from rag.settings import Settings
@@ -26,7 +25,6 @@ def runtime_lifespan(build: Callable[[], Runtime], resolver: AskerResolver | Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build()
-        runtime.index.language_centroids()  # computed now, so that the first question is not the slow one
         app.state.runtime = runtime
         app.state.catalog = catalog_for(runtime)
         app.state.asker_resolver = resolver or resolver_for(runtime.settings)
@@ -37,11 +35,7 @@ def runtime_lifespan(build: Callable[[], Runtime], resolver: AskerResolver | Non
 
 def catalog_for(runtime: Runtime) -> Catalog:
     """Card reads and writes; writes go through the ingest pipeline, one at a time per process."""
-    settings = runtime.settings
-    ingestor = Ingestor(
-        runtime.index, runtime.embedder, Chunker(settings.chunk_size, settings.chunk_overlap), settings.embed_batch_size
-    )
-    return Catalog(runtime.index, IngestWriter(ingestor), runtime.clock)
+    return Catalog(runtime.index, IngestWriter(ingestor_for(runtime)), runtime.clock, runtime.languages)
 
 
 def with_mcp(lifespan: Lifespan) -> Lifespan:

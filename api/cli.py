@@ -1,4 +1,4 @@
-"""`verity`: ingest, ask, search, serve, settings, eval, mcp."""
+"""`verity`: ingest, ask, search, serve, settings, centroids, eval, mcp."""
 
 from __future__ import annotations
 
@@ -34,13 +34,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.sources import read_source
     from rag.embedders import build_embedder
     from rag.factory import open_index
+    from rag.languages import LanguageIdentifier
 
     settings = _settings()
     source = Path(args.path)
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
     ingestor = Ingestor(
-        index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap), settings.embed_batch_size
+        index,
+        embedder,
+        Chunker(settings.chunk_size, settings.chunk_overlap),
+        settings.embed_batch_size,
+        LanguageIdentifier().detect,
     )
     console = Console(stderr=True)
     total = estimate_cards(source) if source.exists() else None
@@ -136,6 +141,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_centroids(args: argparse.Namespace) -> int:
+    """Reference language centroids of the configured embedder, from the bundled Tatoeba sample."""
+    from rag.embedders import build_embedder
+    from rag.reference import compute, reference_sentences
+
+    settings = _settings()
+    embedder = build_embedder(settings)
+    corpus = reference_sentences()
+
+    def progress(language: str, done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            print(f"{done}/{total} languages", file=sys.stderr, flush=True)
+
+    reference = compute(embedder, corpus, args.per_language, settings.embed_batch_size, progress)
+    reference.save(args.out)
+    a = reference.anchors
+    print(
+        f"wrote {args.out}: {len(reference.centroids.languages)} languages of {embedder.name!r}; score anchors "
+        f"(centred) related {a.centred_related:.3f}, unrelated {a.centred_unrelated:.3f}. "
+        f"Set VERITY_CENTROIDS_FILE={args.out} for Verity to use them."
+    )
+    return 0
+
+
 def settings_table() -> str:
     """The README's settings table, generated from the Settings fields (a test keeps the README in step)."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
@@ -176,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("settings", help="print the settings table (Markdown)")
     p.set_defaults(func=cmd_settings)
+
+    p = sub.add_parser(
+        "centroids", help="compute the reference language centroids of the configured embedder (an endpoint's model)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="the .npz file to write (then set VERITY_CENTROIDS_FILE)")
+    p.add_argument("--per-language", type=int, default=200, help="sentences per language (the sample has 200)")
+    p.set_defaults(func=cmd_centroids)
 
     from api import mcp_server
     from evals.harness import cli as eval_cli

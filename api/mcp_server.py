@@ -75,7 +75,6 @@ def main(args: argparse.Namespace) -> int:
     # stdout is the protocol channel: anything a library prints while the runtime is built goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
         runtime = build_runtime(settings)
-        runtime.index.language_centroids()  # computed now, so that the first question is not the slow one
         server = build_mcp_server(runtime.verity, catalog_for(runtime), fixed_asker(asker))
     server.run("stdio")
     return 0

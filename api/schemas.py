@@ -164,8 +164,8 @@ class SearchHitPublic(BaseModel):
     language: str | None
     score: float = Field(description="Ranking score (results are ordered by it); not comparable across questions.")
     relevance: float = Field(
-        description="Best language-centred cosine of the card's chunks: what /v1/ask compares with its "
-        "relevance threshold to answer or refuse."
+        description="Confidence (0-1) that the card answers the question: what /v1/ask compares with its bar "
+        "(VERITY_ANSWER_CONFIDENCE) to answer or refuse. Means the same on every knowledge base."
     )
     trust: TrustPublic
     internal_only: bool
@@ -219,10 +219,15 @@ class CardPublic(BaseModel):
     card: Card
     status: TrustStatus
     verified_until: datetime | None = Field(description="null: never expires, or never verified.")
+    language: str | None = Field(
+        None,
+        description="The card's language as Verity scores it: the card's own `language`, else the one detected "
+        "from its text (null: too little text to tell).",
+    )
 
     @classmethod
     def of(cls, view: CardView) -> CardPublic:
-        return cls(card=view.card, status=view.status, verified_until=view.verified_until)
+        return cls(card=view.card, status=view.status, verified_until=view.verified_until, language=view.language)
 
 
 class CardSummaryPublic(BaseModel):

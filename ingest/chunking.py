@@ -22,6 +22,7 @@ from rag.tokens import cl100k
 from rag.types import RecordKind
 
 CHUNKING_VERSION = 2  # bump when the records made from a card change, so every card is re-embedded
+LANGUAGE_VERSION = 1  # bump when the stored language of a card may change (detector): facts are rewritten
 
 
 class Chunker:
@@ -77,7 +78,7 @@ class Chunker:
             "chunking": CHUNKING_VERSION,
             "embedder": embedder_name,
         }
-        meta = card.model_dump(mode="json", exclude={"title", "body"})
+        meta = {**card.model_dump(mode="json", exclude={"title", "body"}), "language_version": LANGUAGE_VERSION}
         return CardVersion(content_hash=_digest(content), meta_hash=_digest(meta))
 
 

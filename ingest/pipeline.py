@@ -19,7 +19,9 @@ import numpy as np
 from ingest.chunking import Chunker
 from ingest.sources import CardFailure, Location, ParsedCard, SourceItem
 from rag.cards import Card
-from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord, Replacement, WriteOutcome
+from rag.factory import Runtime
+from rag.languages import card_language
+from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord, LanguageDetector, Replacement, WriteOutcome
 from rag.tokens import count_tokens
 
 CARDS_PER_BATCH = 32
@@ -75,11 +77,21 @@ def _batches(items: Iterable[SourceItem], size: int) -> Iterator[list[SourceItem
 
 
 class Ingestor:
-    def __init__(self, index: CardIndex, embedder: Embedder, chunker: Chunker, embed_batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        index: CardIndex,
+        embedder: Embedder,
+        chunker: Chunker,
+        embed_batch_size: int = 64,
+        languages: LanguageDetector | None = None,
+    ) -> None:
+        """`languages` detects the language of cards that do not state one (without it such cards are stored
+        without a language, and scoring centres them by their vectors' nearest language)."""
         self._index = index
         self._embedder = embedder
         self._chunker = chunker
         self._embed_batch_size = embed_batch_size
+        self._languages = languages
 
     def run(
         self,
@@ -160,7 +172,8 @@ class Ingestor:
             if old == version:
                 report.unchanged.append(card.id)
             elif old is not None and old.content_hash == version.content_hash:
-                self._index.update_card_facts(card, version)  # trust facts changed: no re-embedding
+                # trust, visibility or language facts changed: no re-embedding
+                self._index.update_card_facts(card, version, card_language(card, self._languages))
                 report.updated.append(card.id)
             else:
                 to_embed.append((card, version, self._chunker.records(card, version)))
@@ -172,7 +185,8 @@ class Ingestor:
         replacements = []
         offset = 0
         for card, version, records in to_embed:
-            replacements.append(Replacement(card, version, records, vectors[offset : offset + len(records)]))
+            language = card_language(card, self._languages)
+            replacements.append(Replacement(card, version, records, vectors[offset : offset + len(records)], language))
             offset += len(records)
         self._index.replace_cards(replacements)  # one crash-safe flip for the whole batch
         for card, _, _ in to_embed:
@@ -185,6 +199,18 @@ class Ingestor:
             for i in range(0, len(texts), self._embed_batch_size)
         ]
         return np.concatenate(parts) if parts else np.zeros((0, self._embedder.dim), dtype=np.float32)
+
+
+def ingestor_for(runtime: Runtime) -> Ingestor:
+    """The ingest pipeline over a runtime's store and embedder, as its settings say."""
+    settings = runtime.settings
+    return Ingestor(
+        runtime.index,
+        runtime.embedder,
+        Chunker(settings.chunk_size, settings.chunk_overlap),
+        settings.embed_batch_size,
+        runtime.languages,
+    )
 
 
 class IngestWriter:

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from rag.cards import Card, CardState
 from rag.clock import Clock
 from rag.errors import ErrorCode, VerityError
-from rag.ports import CardIndex, CardWriter, WriteOutcome
+from rag.languages import card_language
+from rag.ports import CardIndex, CardWriter, LanguageDetector, WriteOutcome
 from rag.trust import TrustStatus, trust_status, until_epoch
 from rag.types import Asker
 
@@ -23,6 +24,7 @@ class CardView:
     card: Card
     status: TrustStatus
     verified_until: datetime | None
+    language: str | None = None  # the card's own `language`, else the one Verity detects from its text
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +46,18 @@ def visible(card: Card, asker: Asker) -> bool:
 
 
 class Catalog:
-    def __init__(self, index: CardIndex, writer: CardWriter, clock: Clock) -> None:
+    def __init__(
+        self, index: CardIndex, writer: CardWriter, clock: Clock, languages: LanguageDetector | None = None
+    ) -> None:
         self._index = index
         self._writer = writer
         self._clock = clock
+        self._languages = languages  # the same detector ingest uses, so a card reads the language it was stored with
 
     def view(self, card: Card) -> CardView:
         epoch = until_epoch(card.state, card.verified_at, card.verified_until)
-        return CardView(card, trust_status(card.state, epoch, self._clock.now()), card.verified_until)
+        status = trust_status(card.state, epoch, self._clock.now())
+        return CardView(card, status, card.verified_until, card_language(card, self._languages))
 
     def get(self, card_id: str, asker: Asker) -> CardView | None:
         card = self._index.get_card(card_id)

@@ -14,7 +14,6 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 
 from rag.cards import Card, CardState
-from rag.centering import LanguageCentroids
 from rag.errors import ErrorCode, VerityError
 from rag.lexical import LexicalIndex
 from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter, Vectors
@@ -27,8 +26,6 @@ PUBLIC_GROUP = "*"  # stored in `groups` of cards everyone may see; no real grou
 SCHEMA_VERSION = 2  # 2: card records and the live flag
 WRITE_BATCH = 1_000  # records per upsert call
 CARD_PAGE = 5_000
-CENTROID_SAMPLE = 50_000  # records read to estimate language centroids
-CENTROID_PAGE = 5_000
 # Every key is always written (no optional keys), so a metadata update can never leave a stale key behind.
 
 
@@ -49,8 +46,9 @@ def build_client(settings: Settings) -> ClientAPI:
 
 
 def card_metadata(
-    card: Card, version: CardVersion, kind: RecordKind, position: int, live: bool = True
+    card: Card, version: CardVersion, kind: RecordKind, position: int, live: bool = True, language: str | None = None
 ) -> dict[str, Any]:
+    """`language`: the card's effective language (its own, else the detected one); the card's own otherwise."""
     return {
         "live": live,
         "card_id": card.id,
@@ -62,7 +60,7 @@ def card_metadata(
         "state": card.state.value,
         "verified_at": int(card.verified_at.timestamp()) if card.verified_at else 0,
         "verified_until": until_epoch(card.state, card.verified_at, card.verified_until),
-        "language": card.language or "",
+        "language": language or card.language or "",
         "internal_only": card.internal_only,
         "groups": list(card.groups) or [PUBLIC_GROUP],
         "tags": ",".join(card.tags),
@@ -143,7 +141,6 @@ class ChromaCardIndex:
         name: str,
         embedder_name: str,
         dim: int,
-        centroid_ttl_s: float = 10.0,
         lexical_ttl_s: float = 2.0,
     ) -> None:
         self._client = client
@@ -151,7 +148,6 @@ class ChromaCardIndex:
         self._dim = dim
         self._collection = self._open(name, embedder_name, dim)
         self._base_metadata = {"embedder": embedder_name, "dim": dim, "schema_version": SCHEMA_VERSION}
-        self._centroids = Refreshed(centroid_ttl_s, self._generation, self._compute_centroids)
         self._lexical = Refreshed(lexical_ttl_s, self._generation, self._build_lexical)
 
     def _open(self, name: str, embedder_name: str, dim: int) -> Collection:
@@ -246,7 +242,8 @@ class ChromaCardIndex:
             mean = item.vectors.mean(axis=0) if len(item.vectors) else np.ones(self._dim, dtype=np.float32)
             vectors = [*item.vectors, (mean / np.linalg.norm(mean)).astype(np.float32)]
             for record, vector in zip([*item.records, manifest], vectors, strict=True):
-                rows.append((record, vector, card_metadata(item.card, item.version, record.kind, record.position)))
+                meta = card_metadata(item.card, item.version, record.kind, record.position, language=item.language)
+                rows.append((record, vector, meta))
         for start in range(0, len(rows), WRITE_BATCH):
             part = rows[start : start + WRITE_BATCH]
             self._collection.upsert(
@@ -273,15 +270,16 @@ class ChromaCardIndex:
         dead: Any = clauses[0] if len(clauses) == 1 else {"$and": clauses}
         self._collection.delete(where=dead)
 
-    def update_card_facts(self, card: Card, version: CardVersion) -> None:
-        """New trust or visibility facts on every live record of a card, in one call, without re-embedding."""
+    def update_card_facts(self, card: Card, version: CardVersion, language: str | None = None) -> None:
+        """New trust, visibility or language facts on every live record of a card, in one call, without
+        re-embedding."""
         live: Any = {"$and": [{"card_id": card.id}, {"live": True}]}
         got = self._collection.get(where=live, include=["metadatas", "documents", "embeddings"])
         if not got["ids"]:
             return
         kinds = [RecordKind(str(m["kind"])) for m in got["metadatas"] or []]
         metadatas: Any = [
-            card_metadata(card, version, kind, int(cast(int, m["position"])))
+            card_metadata(card, version, kind, int(cast(int, m["position"])), language=language)
             for kind, m in zip(kinds, got["metadatas"] or [], strict=True)
         ]
         documents = [
@@ -327,7 +325,6 @@ class ChromaCardIndex:
     def _bump_generation(self) -> None:
         """Tell every process sharing this collection that its texts changed (lexical indexes rebuild)."""
         self._collection.modify(metadata={**self._base_metadata, "generation": uuid.uuid4().hex})
-        self._centroids.invalidate()  # this process reads its own writes at once; others within the TTL
         self._lexical.invalidate()
 
     def _generation(self) -> str:
@@ -372,35 +369,6 @@ class ChromaCardIndex:
             [vectors[i] for i in keep],
             None,
         )
-
-    def language_centroids(self) -> LanguageCentroids:
-        """Recomputed when the collection changed, checked at most every `centroid_ttl_s` seconds."""
-        return self._centroids.get()
-
-    def _compute_centroids(self) -> LanguageCentroids:
-        sums: dict[str, Vectors] = {}
-        counts: dict[str, int] = {}
-        offset = 0
-        while offset < CENTROID_SAMPLE:
-            with_language: Any = {
-                "$and": [{"language": {"$ne": ""}}, {"kind": {"$ne": RecordKind.CARD.value}}, {"live": True}]
-            }
-            page = self._collection.get(
-                where=with_language,
-                include=["embeddings", "metadatas"],
-                limit=min(CENTROID_PAGE, CENTROID_SAMPLE - offset),
-                offset=offset,
-            )
-            vectors = page["embeddings"]
-            metadatas = page["metadatas"] or []
-            if vectors is None or not len(metadatas):
-                break
-            for meta, vector in zip(metadatas, vectors, strict=True):
-                lang = str(meta["language"])
-                sums[lang] = sums.get(lang, 0) + np.asarray(vector, dtype=np.float32)
-                counts[lang] = counts.get(lang, 0) + 1
-            offset += len(metadatas)
-        return LanguageCentroids.from_sums(sums, counts)
 
     def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
         try:

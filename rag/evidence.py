@@ -40,13 +40,9 @@ def to_evidence(
     if not visible:
         return []
     vectors = np.stack([h.vector for h in visible])
-    languages = [h.facts.language for h in visible]
+    languages = centroids.passage_languages(vectors, [h.facts.language for h in visible])
     scores = centroids.centre(vectors, languages) @ query.centred
-    affinity = (
-        affinity_weight * centroids.affinity(query, vectors, languages)
-        if affinity_weight > 0
-        else np.zeros(len(visible), dtype=np.float32)
-    )
+    neutral = centroids.affinity(query, vectors, languages)
     return [
         Evidence(
             record_id=hit.record_id,
@@ -55,9 +51,11 @@ def to_evidence(
             score=float(score),
             facts=hit.facts,
             trust=trust_status(hit.facts.state, hit.facts.verified_until_epoch, now),
-            affinity=float(extra),
+            affinity=affinity_weight * float(plain),
+            neutral=float(plain),
+            language=language,
         )
-        for hit, score, extra in zip(visible, scores, affinity, strict=True)
+        for hit, score, plain, language in zip(visible, scores, neutral, languages, strict=True)
     ]
 
 
@@ -69,17 +67,25 @@ class CardEvidence:
     trust: TrustStatus
     score: float  # ranking score: best record's rank score (centred cosine + affinity) plus the lexical boost
     evidence: tuple[Evidence, ...]
-    dense_score: float = 0.0  # best language-centred cosine of its records alone: what relevance is judged on
+    dense_score: float = 0.0  # best language-centred cosine of its records alone
+    boost: float = 0.0  # the lexical and exact-identifier bonus in `score`
+    identifier_share: float = 0.0  # share of the question's identifiers ("E-4012") the card holds
+    confidence: float = 0.0  # that the card answers the question (rag/decision.py): its best quotable record's
+    record_confidences: tuple[float, ...] = ()  # per record of `evidence`; 0 for records that are not quoted
 
 
 def group_by_card(
-    evidence: Iterable[Evidence], limit: int, boost: Mapping[str, float] | None = None
+    evidence: Iterable[Evidence],
+    limit: int | None = None,
+    boost: Mapping[str, float] | None = None,
+    identifier_share: Mapping[str, float] | None = None,
 ) -> list[CardEvidence]:
     """Cards ranked by their best record's rank score plus the card's `boost` (the lexical signal)."""
     grouped: dict[str, list[Evidence]] = {}
     for item in sorted(evidence, key=lambda e: e.rank_score, reverse=True):
         grouped.setdefault(item.facts.card_id, []).append(item)
     extra = boost or {}
+    shares = identifier_share or {}
     cards = [
         CardEvidence(
             facts=items[0].facts,
@@ -87,6 +93,8 @@ def group_by_card(
             score=items[0].rank_score + extra.get(card_id, 0.0),
             evidence=tuple(items),
             dense_score=max(e.score for e in items),
+            boost=extra.get(card_id, 0.0),
+            identifier_share=shares.get(card_id, 0.0),
         )
         for card_id, items in grouped.items()
     ]

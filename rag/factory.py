@@ -8,12 +8,15 @@ from datetime import UTC
 
 from rag.chroma_index import ChromaCardIndex, build_client
 from rag.clock import Clock, FixedClock, SystemClock
+from rag.decision import DecisionModel, Judge, Scale
 from rag.embedders import build_embedder
 from rag.extractive import ExtractivePolicy
 from rag.generative import UnsupportedPolicy
 from rag.guard import GuardPolicy
-from rag.ports import CardIndex, ChatModel, Embedder
-from rag.service import AskPolicy, Verity
+from rag.languages import LanguageIdentifier
+from rag.ports import CardIndex, ChatModel, Embedder, LanguageDetector
+from rag.reference import reference_for
+from rag.service import AskPolicy, Calibration, Verity
 from rag.settings import AnswererKind, LlmFailure, Settings
 
 log = logging.getLogger("verity")
@@ -26,12 +29,14 @@ class Runtime:
     index: CardIndex
     verity: Verity
     clock: Clock
+    languages: LanguageDetector | None = None  # detects the language of cards at ingest
 
 
-def ask_policy(settings: Settings) -> AskPolicy:
+def ask_policy(settings: Settings, model: DecisionModel | None = None) -> AskPolicy:
+    bar = settings.answer_confidence
     return AskPolicy(
         top_k=settings.top_k,
-        relevance_threshold=settings.relevance_threshold,
+        answer_confidence=bar if bar is not None else (model or DecisionModel.bundled()).answer_confidence,
         untrusted_margin=settings.untrusted_margin,
         lexical_weight=settings.lexical_weight,
         lexical_saturation=settings.lexical_saturation,
@@ -76,11 +81,31 @@ def clock_from(settings: Settings) -> Clock:
     return FixedClock(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
 
 
+def build_calibration(
+    settings: Settings, embedder: Embedder, languages: LanguageDetector, model: DecisionModel | None = None
+) -> Calibration:
+    """Reference centroids of the embedder (bundled, or VERITY_CENTROIDS_FILE), the decision model, and the
+    language identifier. Without centroids for the embedder: the safe, uncalibrated decision (a warning)."""
+    model = model or DecisionModel.bundled()
+    reference = reference_for(embedder, settings.centroids_file)
+    if reference is None:
+        return Calibration.uncalibrated(model)
+    judge = Judge(model, Scale(reference.anchors), settings.affinity_weight)
+    return Calibration(reference.centroids, judge, languages)
+
+
 def build_runtime(
-    settings: Settings, embedder: Embedder | None = None, clock: Clock | None = None, chat: ChatModel | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    clock: Clock | None = None,
+    chat: ChatModel | None = None,
+    calibration: Calibration | None = None,
 ) -> Runtime:
     embedder = embedder or build_embedder(settings)
     index = open_index(settings, embedder)
     clock = clock or clock_from(settings)
-    verity = Verity(index, embedder, clock, ask_policy(settings), chat or build_chat(settings))
-    return Runtime(settings=settings, embedder=embedder, index=index, verity=verity, clock=clock)
+    languages = LanguageIdentifier().detect
+    calibration = calibration or build_calibration(settings, embedder, languages)
+    policy = ask_policy(settings, calibration.judge.model)
+    verity = Verity(index, embedder, clock, policy, chat or build_chat(settings), calibration)
+    return Runtime(settings=settings, embedder=embedder, index=index, verity=verity, clock=clock, languages=languages)

@@ -8,7 +8,6 @@ from enum import StrEnum
 from typing import Protocol
 
 from rag.cards import Card
-from rag.centering import LanguageCentroids
 from rag.lexical import LexicalIndex
 from rag.types import Asker, CardFacts, RecordKind
 from rag.vectors import Vectors as Vectors  # re-exported for adapters
@@ -31,6 +30,10 @@ class Embedder(Protocol):
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         """N passages -> shape (N, dim)."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """N queries -> shape (N, dim), in as few calls as the backend allows (reference centroids)."""
         ...
 
 
@@ -86,6 +89,7 @@ class Replacement:
     version: CardVersion
     records: Sequence[IndexRecord]
     vectors: Vectors
+    language: str | None = None  # the card's language: its own `language`, else the one detected at ingest
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +128,9 @@ class CardIndex(Protocol):
         card's old version or its new one, never both, and an interrupted call is finished by the next."""
         ...
 
-    def update_card_facts(self, card: Card, version: CardVersion) -> None:
-        """Change the stored trust and visibility facts of every record of a card, without re-embedding."""
+    def update_card_facts(self, card: Card, version: CardVersion, language: str | None = None) -> None:
+        """Change the stored trust, visibility and language facts of every record of a card, without
+        re-embedding."""
         ...
 
     def delete_card(self, card_id: str) -> None: ...
@@ -158,13 +163,15 @@ class CardIndex(Protocol):
         """Nearest records within `scope`, best first."""
         ...
 
-    def language_centroids(self) -> LanguageCentroids:
-        """Mean stored vector per card language (cached; recomputed when the index changes)."""
-        ...
-
     def ping(self) -> None:
         """Raise VerityError(STORE_UNAVAILABLE) when the store cannot be reached."""
         ...
+
+
+class LanguageDetector(Protocol):
+    """Identifies the language of a text: Verity's code (rag/languages.py), or None when it cannot tell."""
+
+    def __call__(self, text: str) -> str | None: ...
 
 
 class WriteOutcome(StrEnum):

@@ -1,17 +1,18 @@
 """Verity's two questions: `ask` (answer from verified evidence, or refuse with a reason) and `search`.
 
-How `ask` decides (every score is a language-centred cosine, see rag/centering.py):
-1. one store query for the records of every trust class the asker may see (visibility is filtered in
-   the store), chunks and sentences alike; the trust gate is applied to each record against `now`;
-2. each card scores its best record; `best_trusted` and `best_untrusted` are the top card scores;
-3. answer when best_trusted >= relevance_threshold and best_trusted >= best_untrusted - untrusted_margin:
-   quote the best sentences of the trusted cards above the threshold;
-4. otherwise refuse: only_unverified / only_expired when an untrusted card is above the threshold
-   (it is what the question is about), no_evidence when nothing is.
-Step 3's second condition stops a loosely related verified card from answering a question whose real
-subject is an unverified or expired card.
+How `ask` decides:
+1. the question's language is identified (rag/languages.py) and its vector centred by that language's
+   reference centroid (rag/centering.py); one store query returns the records of every trust class the
+   asker may see (visibility is filtered in the store); the trust gate is applied to each record against
+   `now`;
+2. cards are ranked by their best record (centred cosine, language-neutral affinity, lexical and exact
+   identifier bonuses), and rag/decision.py gives each card its confidence that it answers the question;
+3. rag/decision.py `split` answers from the trusted cards whose confidence reaches the bar, unless an
+   untrusted card is clearly more confident; otherwise it refuses: only_unverified / only_expired naming
+   the untrusted cards above the bar, no_evidence when none is;
+4. the extractive answer quotes only sentences that reach the bar themselves.
 
-With a chat model (VERITY_ANSWERER=llm), step 3 hands the same verified cards, and nothing else, to the
+With a chat model (VERITY_ANSWERER=llm), step 4 hands the same verified cards, and nothing else, to the
 model (rag/generative.py); the citation guard keeps only the sentences the cited evidence supports.
 """
 
@@ -26,7 +27,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rag.centering import LanguageCentroids
 from rag.clock import Clock
+from rag.decision import DecisionModel, DecisionPolicy, Judge, Signals, split
 from rag.drafts import (
     DECISIONS,
     CardRef,
@@ -81,17 +84,35 @@ UNSUPPORTED_MESSAGE = (
 class Retrieved:
     evidence: list[Evidence]
     boost: dict[str, float]  # card id -> lexical bonus added to the card's score
+    identifier_share: dict[str, float]  # card id -> share of the question's identifiers it holds
+    identifiers: list[str]  # the question's identifiers
+    language: str | None  # the language the question was centred by
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """What makes scores mean the same everywhere: the embedder's reference centroids, the judge that turns
+    scores into confidences, and the language identifier of questions (rag/factory.py builds it)."""
+
+    centroids: LanguageCentroids
+    judge: Judge
+    identify: Callable[[str], str | None]
+
+    @classmethod
+    def uncalibrated(cls, model: DecisionModel | None = None) -> Calibration:
+        """No centroids, no language identification: the safe decision of rag/decision.py."""
+        return cls(LanguageCentroids({}), Judge(model or DecisionModel.bundled(), None), lambda _text: None)
 
 
 @dataclass(frozen=True, slots=True)
 class AskPolicy:
     top_k: int = 5
-    relevance_threshold: float = 0.28
-    untrusted_margin: float = 0.02
+    answer_confidence: float = 0.5  # the decision's bar (rag/decision.py)
+    untrusted_margin: float = 0.1  # in confidence
     lexical_weight: float = 0.1  # 0 turns lexical retrieval off
     lexical_saturation: float = 5.0  # BM25 score at which half of lexical_weight is added
     exact_term_weight: float = 0.3  # added to a card that holds the question's identifiers ("E-4012"); 0: off
-    affinity_weight: float = 0.0  # ranking: weight of the language-neutral plain cosine; 0: centred cosine alone
+    affinity_weight: float = 4.0  # ranking: weight of the language-neutral plain cosine; 0: centred cosine alone
     record_kind: RecordKind | None = None  # what dense retrieval compares: chunks, sentences, or both (None)
     extractive: ExtractivePolicy = field(default_factory=ExtractivePolicy)
     max_question_chars: int = 2000
@@ -100,40 +121,40 @@ class AskPolicy:
     tokens_per_card: int = 400  # evidence tokens per card in a model's prompt
     guard: GuardPolicy = field(default_factory=GuardPolicy)
 
+    @property
+    def decision(self) -> DecisionPolicy:
+        return DecisionPolicy(self.answer_confidence, self.untrusted_margin)
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Pure outcome of the scores: which cards may answer, or which untrusted cards explain a refusal."""
+    """Which cards may answer, or which untrusted cards explain a refusal (rag/decision.py `split`)."""
 
     answer_from: tuple[CardEvidence, ...]
     refuse_with: tuple[CardEvidence, ...]
 
 
-def decide(trusted: Sequence[CardEvidence], untrusted: Sequence[CardEvidence], policy: AskPolicy) -> Decision:
-    """Relevance is judged on the dense score alone: the lexical boost orders cards but does not make an
-    off-topic question answerable (shared domain words like "Hub" or "customer" are everywhere)."""
-    best_trusted = max((c.dense_score for c in trusted), default=float("-inf"))
-    best_untrusted = max((c.dense_score for c in untrusted), default=float("-inf"))
-    relevant_untrusted = tuple(c for c in untrusted if c.dense_score >= policy.relevance_threshold)
-    if best_trusted >= policy.relevance_threshold and best_trusted >= best_untrusted - policy.untrusted_margin:
-        return Decision(tuple(c for c in trusted if c.dense_score >= policy.relevance_threshold), ())
-    return Decision((), relevant_untrusted)
-
-
 class Verity:
     def __init__(
-        self, index: CardIndex, embedder: Embedder, clock: Clock, policy: AskPolicy, chat: ChatModel | None = None
+        self,
+        index: CardIndex,
+        embedder: Embedder,
+        clock: Clock,
+        policy: AskPolicy,
+        chat: ChatModel | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self._index = index
         self._embedder = embedder
         self._clock = clock
         self.policy = policy
         self._chat = chat
+        self.calibration = calibration or Calibration.uncalibrated()
         self._guard = Guard(embedder, policy.guard)
 
     def with_policy(self, policy: AskPolicy) -> Verity:
-        """The same index, embedder, clock and chat model under another policy (calibration, benchmarks)."""
-        return Verity(self._index, self._embedder, self._clock, policy, self._chat)
+        """The same index, embedder, clock, chat model and calibration under another policy (evals, benchmarks)."""
+        return Verity(self._index, self._embedder, self._clock, policy, self._chat, self.calibration)
 
     def _check_text(self, text: str, what: str) -> str:
         cleaned = text.strip()
@@ -167,8 +188,8 @@ class Verity:
         identifiers ("E-4012") gets exact_term_weight times the share of them it holds; identifiers read
         the same in every language, and look-alike codes ("E-7121", "E-7130") confuse the dense model.
         """
-        centroids = self._index.language_centroids()
-        query = centroids.prepare_query(vector)
+        centroids = self.calibration.centroids
+        query = centroids.prepare_query(vector, self.calibration.identify(text))
         now_epoch = int(now.timestamp())
         wanted = 2 * k * RECORDS_PER_CARD
         kind = self.policy.record_kind
@@ -212,7 +233,8 @@ class Verity:
                 share = self.policy.exact_term_weight * held[e.record_id] / len(terms)
                 exact_boost[card_id] = max(exact_boost.get(card_id, 0.0), share)
         boost = {c: lexical_boost.get(c, 0.0) + exact_boost.get(c, 0.0) for c in {*lexical_boost, *exact_boost}}
-        return Retrieved(evidence, boost)
+        shares = {c: b / self.policy.exact_term_weight for c, b in exact_boost.items()}
+        return Retrieved(evidence, boost, shares, terms, query.language)
 
     def _decide(self, question: str, asker: Asker, top_k: int | None) -> _Prepared:
         question = self._check_text(question, "question")
@@ -224,7 +246,8 @@ class Verity:
         trusted, untrusted = self.rank_cards(question, vector, asker, now, k)
         retrieved = time.perf_counter()
         timings = {"embed_ms": (embedded - started) * 1000, "retrieve_ms": (retrieved - embedded) * 1000}
-        return _Prepared(question, now, started, timings, decide(trusted, untrusted, self.policy))
+        answer_from, refuse_with = split(trusted, untrusted, self.policy.decision)
+        return _Prepared(question, now, started, timings, Decision(answer_from, refuse_with))
 
     def ask(self, question: str, asker: Asker, top_k: int | None = None) -> AskResult:
         p = self._decide(question, asker, top_k)
@@ -385,15 +408,39 @@ class Verity:
     def rank_cards(
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
     ) -> tuple[list[CardEvidence], list[CardEvidence]]:
-        """Trusted and untrusted cards for an embedded question, best first (what `ask` decides on)."""
-        found = self._retrieve(text, vector, asker, now, k)
+        """Trusted and untrusted cards for an embedded question, best first, each with its confidence (what
+        `ask` decides on)."""
+        cards = self._judged_cards(self._retrieve(text, vector, asker, now, k))
         # defence in depth: trust is decided again here, from the clock, whatever the store filtered
-        trusted = [e for e in found.evidence if e.trust is TrustStatus.VERIFIED]
-        untrusted = [e for e in found.evidence if e.trust is not TrustStatus.VERIFIED]
-        return group_by_card(trusted, k, found.boost), group_by_card(untrusted, k, found.boost)
+        trusted = [c for c in cards if c.trust is TrustStatus.VERIFIED][:k]
+        untrusted = [c for c in cards if c.trust is not TrustStatus.VERIFIED][:k]
+        return trusted, untrusted
+
+    def signal_table(
+        self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
+    ) -> tuple[list[CardEvidence], list[dict[int, Signals]]]:
+        """Every retrieved card, ranked, with the signals of its quotable records (evals/calibrate.py fits the
+        decision model on exactly what `ask` computes)."""
+        found = self._retrieve(text, vector, asker, now, k)
+        cards = group_by_card(found.evidence, None, found.boost, found.identifier_share)
+        return cards, self.calibration.judge.table(cards, found.language)
+
+    def _judged_cards(self, found: Retrieved) -> list[CardEvidence]:
+        """Every retrieved card, ranked, with its confidence: leads are measured among all cards the asker may
+        see, trusted or not, never against a card hidden from them."""
+        cards = group_by_card(found.evidence, None, found.boost, found.identifier_share)
+        return self.calibration.judge.judge(cards, found.language, found.identifiers)
 
     def _answer(self, cards: Sequence[CardEvidence]) -> Answer:
-        sentences = [e for c in cards for e in c.evidence if e.kind is RecordKind.SENTENCE]
+        """Quote the sentences that reach the bar themselves, best first (a card without sentence records:
+        its best chunk)."""
+        bar = self.policy.answer_confidence
+        sentences = [
+            e
+            for c in cards
+            for e, confidence in zip(c.evidence, c.record_confidences, strict=True)
+            if e.kind is RecordKind.SENTENCE and confidence >= bar
+        ]
         chosen = select_sentences(sentences, self.policy.extractive) or fallback_sentences(cards[0])
         return compose_answer(chosen, cards)
 
@@ -401,15 +448,14 @@ class Verity:
         query = self._check_text(query, "query")
         k = self._top_k(top_k)
         now = self._clock.now()
-        found = self._retrieve(query, self._embedder.embed_query(query), asker, now, k)
-        cards = group_by_card(found.evidence, k, found.boost)
+        cards = self._judged_cards(self._retrieve(query, self._embedder.embed_query(query), asker, now, k))[:k]
         hits = tuple(
             SearchHit(
                 facts=c.facts,
                 trust=c.trust,
                 score=round(c.score, 4),
                 snippet=_snippet(c) if c.trust is TrustStatus.VERIFIED else None,
-                relevance=round(c.dense_score, 4),
+                relevance=round(c.confidence, 4),
             )
             for c in cards
         )

@@ -112,14 +112,25 @@ class Settings(BaseSettings):
     )
     chunk_overlap: Annotated[int, Field(ge=0, le=512)] = Field(32, description="Overlap between chunks in tokens.")
     top_k: Annotated[int, Field(ge=1, le=50)] = Field(5, description="Cards retrieved per question by default.")
-    relevance_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = Field(
-        0.28,
-        description="Minimum language-centred cosine of the best verified card to answer "
-        "(calibrated on the golden set).",
+    answer_confidence: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+        None,
+        description="Least confidence (0-1) that a verified card answers the question for Verity to answer from it "
+        "(rag/decision.py); unset: the bar fitted with the bundled decision model.",
     )
     untrusted_margin: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        0.02,
-        description="Refuse when an unverified or expired card beats the best verified card by more than this.",
+        0.1,
+        description="Refuse when an unverified or expired card's confidence beats the best verified card's by "
+        "more than this.",
+    )
+    relevance_threshold: float | None = Field(
+        None,
+        description="Removed: it was a cosine bar that meant different things on different knowledge bases; "
+        "setting it is a start-up error that names VERITY_ANSWER_CONFIDENCE.",
+    )
+    centroids_file: Path | None = Field(
+        None,
+        description="Reference language centroids of the embedder (`verity centroids --out FILE`); unset: the "
+        "bundled ones of the bundled model, recognised also behind an endpoint.",
     )
     lexical_weight: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.1, description="Weight of the lexical (BM25) signal added to a card's score; 0 turns it off."
@@ -162,6 +173,15 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `verity serve` binds.")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Port `verity serve` binds.")
+
+    @model_validator(mode="after")
+    def _no_removed_threshold(self) -> Self:
+        if self.relevance_threshold is not None:
+            raise ValueError(
+                "VERITY_RELEVANCE_THRESHOLD is gone: it was a cosine bar whose meaning changed with the knowledge "
+                "base; Verity now decides on a calibrated confidence, set with VERITY_ANSWER_CONFIDENCE (0-1)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Self:

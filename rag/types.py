@@ -55,6 +55,8 @@ class Evidence:
     facts: CardFacts
     trust: TrustStatus
     affinity: float = 0.0  # ranking only: weighted plain cosine less the card language's offset (see centering)
+    neutral: float = 0.0  # the plain cosine less the record language's offset, unweighted (a decision signal)
+    language: str | None = None  # the language the record was centred by (its card's, else its vector's nearest)
 
     @property
     def rank_score(self) -> float:
@@ -145,7 +147,7 @@ class SearchHit:
     trust: TrustStatus
     score: float  # ranking score (centred cosine, affinity and lexical boosts): orders the hits
     snippet: str | None  # only for cards trusted now
-    relevance: float = 0.0  # best language-centred cosine: what the answer/refuse decision compares
+    relevance: float = 0.0  # the decision's confidence that this card answers (rag/decision.py), 0 to 1
 
 
 @dataclass(frozen=True, slots=True)

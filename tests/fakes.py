@@ -10,9 +10,12 @@ import numpy as np
 
 from rag.cards import Card, CardState
 from rag.centering import LanguageCentroids
+from rag.decision import SIGNAL_NAMES, DecisionModel, Judge, Scale
 from rag.errors import ErrorCode, VerityError
 from rag.lexical import LexicalIndex
 from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter, Vectors
+from rag.reference import Anchors
+from rag.service import Calibration
 from rag.trust import until_epoch
 from rag.types import CardFacts, RecordKind
 
@@ -51,8 +54,21 @@ class HashEmbedder:
         self.calls.append(len(texts))
         return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self._dim), dtype=np.float32)
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self._dim), dtype=np.float32)
 
-def facts_of(card: Card, version: CardVersion) -> CardFacts:
+
+def plain_calibration(bar: float = 0.35, centroids: LanguageCentroids | None = None) -> Calibration:
+    """For hand-made or hashed vectors: scores are plain cosines (anchors 0 and 1), and a card answers when
+    the record judged reaches `bar` (a steep logistic on that one signal)."""
+    steep = 60.0
+    weights = tuple(steep if name == "record" else 0.0 for name in SIGNAL_NAMES)
+    model = DecisionModel(weights, -steep * bar, lead_floor=0.0, answer_confidence=0.5, fitted_on="tests")
+    judge = Judge(model, Scale(Anchors(1.0, 0.0, 1.0, 0.0)))
+    return Calibration(centroids or LanguageCentroids({}), judge, lambda _text: None)
+
+
+def facts_of(card: Card, version: CardVersion, language: str | None = None) -> CardFacts:
     return CardFacts(
         card_id=card.id,
         title=card.title,
@@ -63,7 +79,7 @@ def facts_of(card: Card, version: CardVersion) -> CardFacts:
         state=card.state,
         verified_at=card.verified_at,
         verified_until_epoch=until_epoch(card.state, card.verified_at, card.verified_until),
-        language=card.language,
+        language=language or card.language,
         internal_only=card.internal_only,
         groups=card.groups,
         content_hash=version.content_hash,
@@ -74,10 +90,9 @@ def facts_of(card: Card, version: CardVersion) -> CardFacts:
 class InMemoryCardIndex:
     """The CardIndex port over a list, with the same visibility and trust semantics as the Chroma adapter."""
 
-    def __init__(self, centre: bool = False) -> None:
+    def __init__(self) -> None:
         self.records: dict[str, tuple[IndexRecord, Vectors, CardFacts]] = {}
         self.queries: list[Scope] = []
-        self._centre = centre  # off: plain cosine, so hand-made vectors keep their known scores
         self.cards: dict[str, Card] = {}
 
     def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
@@ -88,8 +103,15 @@ class InMemoryCardIndex:
             if facts.card_id in wanted
         }
 
-    def replace_card(self, card: Card, version: CardVersion, records: Sequence[IndexRecord], vectors: Vectors) -> None:
-        facts = facts_of(card, version)
+    def replace_card(
+        self,
+        card: Card,
+        version: CardVersion,
+        records: Sequence[IndexRecord],
+        vectors: Vectors,
+        language: str | None = None,
+    ) -> None:
+        facts = facts_of(card, version, language)
         self.cards[card.id] = card
         for record, vector in zip(records, vectors, strict=True):
             self.records[record.record_id] = (record, vector, facts)
@@ -105,10 +127,10 @@ class InMemoryCardIndex:
 
     def replace_cards(self, replacements: Sequence[Replacement]) -> None:
         for item in replacements:
-            self.replace_card(item.card, item.version, item.records, item.vectors)
+            self.replace_card(item.card, item.version, item.records, item.vectors, item.language)
 
-    def update_card_facts(self, card: Card, version: CardVersion) -> None:
-        facts = facts_of(card, version)
+    def update_card_facts(self, card: Card, version: CardVersion, language: str | None = None) -> None:
+        facts = facts_of(card, version, language)
         self.cards[card.id] = card
         for rid, (record, vector, old) in list(self.records.items()):
             if old.card_id == card.id:
@@ -121,17 +143,6 @@ class InMemoryCardIndex:
 
     def ping(self) -> None:
         return None
-
-    def language_centroids(self) -> LanguageCentroids:
-        if not self._centre:
-            return LanguageCentroids({})
-        sums: dict[str, Vectors] = {}
-        counts: dict[str, int] = {}
-        for _, vector, facts in self.records.values():
-            if facts.language:
-                sums[facts.language] = sums.get(facts.language, 0) + vector
-                counts[facts.language] = counts.get(facts.language, 0) + 1
-        return LanguageCentroids.from_sums(sums, counts)
 
     def card_ids(self) -> set[str]:
         return set(self.cards)

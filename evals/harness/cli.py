@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from evals.harness.judge import JudgeConfig
     from evals.harness.report import EvalReport
 
-DEFAULT_BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "golden-embedded.json"
+BASELINES = Path(__file__).resolve().parents[1] / "baselines"
+
+
+def default_baseline(dataset: Path) -> Path:
+    """Each dataset has its own baseline: `golden.jsonl` -> baselines/golden-embedded.json."""
+    return BASELINES / f"{dataset.stem}-embedded.json"
+
+
 DEFAULT_OUT = Path(".verity") / "eval"
 SUMMARY = (
     "outcome.accuracy",
@@ -56,7 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=10, help="search depth for retrieval recall@k and MRR (1-50)")
     parser.add_argument("--limit", type=int, help="only the first N questions (quick runs; not for the gate)")
     parser.add_argument("--gate", action="store_true", help="exit 1 when a metric regressed beyond its tolerance")
-    parser.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, help="baseline file for --gate")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="baseline file for --gate (default: baselines/DATASET-embedded.json)",
+    )
     parser.add_argument(
         "--write-baseline", action="store_true", help="store this run as the baseline (keeps its tolerances)"
     )
@@ -143,11 +155,12 @@ def _main(args: argparse.Namespace) -> int:
         report = run_http(args.dataset, questions, args.against, args.top_k, api_key, judge)
     else:
         report = run_in_process(args.dataset, questions, args.top_k, judge, args.kb)
-    gate = _gate(report, args.baseline) if args.gate else None
+    baseline = args.baseline or default_baseline(args.dataset)
+    gate = _gate(report, baseline) if args.gate else None
     _write(report, gate, args.out)
     print(summary(report))
     if args.write_baseline:
-        _write_baseline(report, args.baseline)
+        _write_baseline(report, baseline)
     if gate is None:
         return 0
     for line in [*(r.describe() for r in gate.regressions), *gate.notes]:

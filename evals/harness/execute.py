@@ -108,7 +108,7 @@ def run_in_process(
             mode="in_process",
             target=observer.target,
             top_k=top_k,
-            relevance_threshold=policy.relevance_threshold,
+            answer_confidence=policy.answer_confidence,
             untrusted_margin=policy.untrusted_margin,
             judge_name=judge_name(judge) if judge else None,
         )
@@ -150,14 +150,14 @@ def run_http(
         )
     warnings.append(
         "over HTTP the trade-off curve replays the rule with the default threshold and margin "
-        f"({defaults.relevance_threshold}, {defaults.untrusted_margin}); the server may be configured otherwise"
+        f"({defaults.answer_confidence}, {defaults.untrusted_margin}); the server may be configured otherwise"
     )
     setup = RunSetup(
         dataset=dataset,
         mode="http",
         target=observer.target,
         top_k=top_k,
-        relevance_threshold=defaults.relevance_threshold,
+        answer_confidence=defaults.answer_confidence,
         untrusted_margin=defaults.untrusted_margin,
         judge_name=judge_name(judge) if judge else None,
     )

@@ -46,7 +46,7 @@ def plot_decision_scores(report: EvalReport) -> str:
     bins = [x / 50 for x in range(-5, 41)]
     ax.hist(answerable, bins=bins, alpha=0.65, label="should answer", color="#2a7de1")
     ax.hist(refuse, bins=bins, alpha=0.65, label="should refuse", color="#e1572a")
-    ax.axvline(report.run.relevance_threshold, color="black", linestyle="--", label="relevance threshold")
+    ax.axvline(report.run.answer_confidence, color="black", linestyle="--", label="answer confidence bar")
     ax.set_xlabel(f"best verified card's score ({report.run.decision_scores})")
     ax.set_ylabel("questions")
     ax.set_title("Decision scores")
@@ -78,7 +78,7 @@ def plot_tradeoff(report: EvalReport) -> str:
     for p, x, y in zip(points, xs, ys, strict=True):
         if round(p.threshold * 100) % 5 == 0:
             ax.annotate(f"{p.threshold:.2f}", (x, y), fontsize=7, xytext=(3, -9), textcoords="offset points")
-    here = min(points, key=lambda p: abs(p.threshold - report.run.relevance_threshold), default=None)
+    here = min(points, key=lambda p: abs(p.threshold - report.run.answer_confidence), default=None)
     if here is not None:
         ax.plot(
             [here.wrong_answer_rate or 0.0], [here.answer_rate or 0.0], "o", color="black", label="current threshold"
@@ -86,7 +86,7 @@ def plot_tradeoff(report: EvalReport) -> str:
         ax.legend(fontsize=8, loc="lower right")
     ax.set_xlabel("wrong-answer rate (should refuse, answered)")
     ax.set_ylabel("answer rate (answerable, answered)")
-    ax.set_title("Refusal trade-off across relevance thresholds")
+    ax.set_title("Refusal trade-off across confidence bars")
     return _svg(fig)
 
 
@@ -174,7 +174,7 @@ def render(report: EvalReport, gate: GateResult | None = None) -> str:
         ("target", run.target),
         ("started", run.started_at.isoformat()),
         ("duration", f"{run.seconds:.1f} s"),
-        ("threshold / margin", f"{run.relevance_threshold} / {run.untrusted_margin} ({run.decision_scores} scores)"),
+        ("threshold / margin", f"{run.answer_confidence} / {run.untrusted_margin} ({run.decision_scores} scores)"),
         ("LLM judge", run.judge or "none: ragas faithfulness not run"),
     ]
     meta_rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in meta)

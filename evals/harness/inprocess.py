@@ -2,7 +2,7 @@
 
 The answer comes from `Verity.ask` (evals/golden.py's `ask_at`, exactly as the golden tests ask); the
 ranking and the decision scores come from `Verity.rank_cards`, the ranking `ask` itself decides on, so
-the dense scores of the trade-off curve are the ones the relevance threshold is compared with.
+the confidences of the trade-off curve are the ones the decision's bar is compared with.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class InProcessObserver:
         return f"in process ({store}, collection {settings.collection!r})"
 
     def warm_up(self, question: GoldenQuestion) -> None:
-        """One answer not measured: the first builds the lexical index, the language centroids and the
-        guard's caches, which no later question pays again."""
+        """One answer not measured: the first builds the lexical index and the guard's caches, which no
+        later question pays again."""
         ask_at(self._runtime.verity, self._clock, question)
 
     def card_count(self) -> int:
@@ -76,7 +76,7 @@ class InProcessObserver:
         floor_ms = (time.perf_counter() - started) * 1000
         trusted, untrusted = verity.rank_cards(q.question, vector, asker, result.as_of, self._top_k)
         ranked = sorted([*trusted, *untrusted], key=lambda c: c.score, reverse=True)[: self._top_k]
-        best_trusted, best_untrusted = best_scores([(c.trust, c.dense_score) for c in [*trusted, *untrusted]])
+        best_trusted, best_untrusted = best_scores([(c.trust, c.confidence) for c in [*trusted, *untrusted]])
         citations: tuple[CheckedCitation, ...] = ()
         if result.answer is not None:
             citations = tuple(

@@ -68,9 +68,9 @@ class RunInfo(BaseModel):
     started_at: datetime
     seconds: float
     top_k: int
-    relevance_threshold: float
+    answer_confidence: float
     untrusted_margin: float
-    decision_scores: Literal["dense"] = "dense"  # what the trade-off curve replays the rule on: /v1/ask's own
+    decision_scores: Literal["confidence"] = "confidence"  # what the trade-off curve replays: /v1/ask's own
     judge: str | None  # "model at url" when ragas ran
     warnings: list[str]
 

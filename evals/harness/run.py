@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from evals.harness.judge import Judged, RagasFaithfulness
 
 log = logging.getLogger("verity.eval")
-THRESHOLDS = [round(0.10 + 0.01 * i, 2) for i in range(41)]  # 0.10 .. 0.50
+THRESHOLDS = [round(0.05 + 0.01 * i, 2) for i in range(91)]  # confidence bars 0.05 .. 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class RunSetup:
     mode: Literal["in_process", "http"]
     target: str
     top_k: int
-    relevance_threshold: float
+    answer_confidence: float
     untrusted_margin: float
     judge_name: str | None = None
 
@@ -81,7 +81,7 @@ def compute_metrics(
     else:  # no judge configured: reported as not run, never guessed
         scores["faithfulness.ragas"] = None
     scores["tradeoff.replay_agreement"] = replay_agreement(
-        observations, setup.relevance_threshold, setup.untrusted_margin
+        observations, setup.answer_confidence, setup.untrusted_margin
     )
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
 
@@ -135,7 +135,7 @@ def build_report(
             started_at=started_at,
             seconds=round(time.perf_counter() - started, 2),
             top_k=setup.top_k,
-            relevance_threshold=setup.relevance_threshold,
+            answer_confidence=setup.answer_confidence,
             untrusted_margin=setup.untrusted_margin,
             judge=setup.judge_name,
             warnings=list(warnings),

@@ -1,7 +1,7 @@
-"""The refusal trade-off: answer rate against wrong-answer rate across relevance thresholds.
+"""The refusal trade-off: answer rate against wrong-answer rate across confidence bars.
 
-Each observation records the best verified and the best untrusted card's decision score, so Verity's
-answer/refuse rule can be replayed for any threshold without asking again.
+Each observation records the best verified and the best untrusted card's confidence (rag/decision.py), so
+Verity's answer/refuse rule can be replayed for any bar without asking again.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from dataclasses import dataclass
 
 from evals.harness.metrics import share
 from evals.harness.observation import Observation
+from rag.decision import DecisionPolicy, answers
 
 
 def answers_at(best_trusted: float | None, best_untrusted: float | None, threshold: float, margin: float) -> bool:
-    """Pure: Verity's answer/refuse rule (rag/service.py `decide`) on a question's best scores."""
-    if best_trusted is None or best_trusted < threshold:
-        return False
-    return best_untrusted is None or best_trusted >= best_untrusted - margin
+    """Pure: Verity's answer/refuse rule (rag/decision.py `answers`) on a question's best confidences."""
+    return answers(best_trusted, best_untrusted, DecisionPolicy(threshold, margin))
 
 
 @dataclass(frozen=True, slots=True)

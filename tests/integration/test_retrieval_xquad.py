@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from evals.retrieval import BUNDLED_XQUAD, Bench, mixed_language, pairs_table, refusal_curve
-from rag.settings import Settings
+from rag.decision import DecisionModel
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_should_refuse_trade_off_curve(bench: Bench) -> None:
     refused_wrongly = [p["should_refuse_answered"] for p in curve]
     assert refused_wrongly == sorted(refused_wrongly, reverse=True)
     assert curve[-1]["should_refuse_answered"] < curve[0]["should_refuse_answered"]
-    default = next(p for p in curve if abs(p["threshold"] - Settings().relevance_threshold) < 1e-9)
+    default = next(p for p in curve if abs(p["threshold"] - DecisionModel.bundled().answer_confidence) < 1e-9)
     assert default["answered_correctly"] >= 0.6
     assert default["should_refuse_answered"] <= 0.7
 
@@ -73,7 +73,7 @@ def test_questions_on_topics_the_kb_lacks_are_refused(bench: Bench) -> None:
     """Whole articles left out: at the default threshold most of their questions are refused, while
     most answerable questions are still answered with the right card."""
     curve = refusal_curve(bench, "en", held_out="article")
-    default = next(p for p in curve if abs(p["threshold"] - Settings().relevance_threshold) < 1e-9)
+    default = next(p for p in curve if abs(p["threshold"] - DecisionModel.bundled().answer_confidence) < 1e-9)
     print({k: round(v, 3) for k, v in default.items()})
     assert default["answered_correctly"] >= 0.88
     assert default["should_refuse_answered"] <= 0.08

@@ -17,7 +17,7 @@ from rag.extractive import ExtractivePolicy
 from rag.factory import Runtime
 from rag.service import AskPolicy, Verity
 from rag.settings import Settings
-from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card
+from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card, plain_calibration
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -63,7 +63,8 @@ class World:
             self.index,
             self.embedder,
             self.clock,
-            AskPolicy(top_k=5, relevance_threshold=0.35, extractive=ExtractivePolicy(max_sentences=2, margin=0.05)),
+            AskPolicy(top_k=5, extractive=ExtractivePolicy(max_sentences=2, margin=0.05)),
+            calibration=plain_calibration(0.35),
         )
 
     def ingest(self, *cards: Card) -> None:

@@ -1,8 +1,9 @@
 """Language-centred scoring with hand-made vectors whose "language" and "topic" parts are known."""
 
 import numpy as np
+import pytest
 
-from rag.centering import MIN_RECORDS_PER_LANGUAGE, LanguageCentroids
+from rag.centering import LanguageCentroids
 from rag.vectors import Vectors
 
 DIM = 6
@@ -29,7 +30,7 @@ def test_raw_cosine_prefers_the_questions_language_over_the_right_topic() -> Non
 def test_centred_cosine_prefers_the_right_topic_across_languages() -> None:
     centroids = table()
     query = centroids.prepare_query(text(TR, REFUND))
-    assert query.language == "tr"
+    assert query.language == "tr"  # no language given: the nearest centroid
     passages = np.stack([text(TR, SHIPPING), text(EN, REFUND)])
     scores = centroids.centre(passages, ["tr", "en"]) @ query.centred
     assert scores[1] > scores[0]
@@ -52,10 +53,29 @@ def test_an_empty_table_leaves_vectors_alone() -> None:
     assert not empty
 
 
-def test_languages_with_too_few_records_get_no_centroid() -> None:
-    sums = {"en": np.ones(DIM, dtype=np.float32) * 10, "vi": np.ones(DIM, dtype=np.float32)}
-    counts = {"en": MIN_RECORDS_PER_LANGUAGE, "vi": MIN_RECORDS_PER_LANGUAGE - 1}
-    assert LanguageCentroids.from_sums(sums, counts).languages == ("en",)
+def test_a_known_question_language_wins_over_the_nearest_centroid() -> None:
+    centroids = table()
+    mostly_english = text(EN, REFUND, language_weight=1.0) + 0.6 * TR
+    assert centroids.prepare_query(mostly_english).language == "en"
+    assert centroids.prepare_query(mostly_english, "tr").language == "tr"
+    assert centroids.prepare_query(mostly_english, "xx").language == "en"  # unknown code: nearest centroid
+
+
+def test_questions_and_passages_are_centred_by_their_own_mode() -> None:
+    query_means = {"en": text(EN, REFUND), "tr": text(TR, REFUND)}
+    passage_means = {"en": text(EN, SHIPPING), "tr": text(TR, SHIPPING)}
+    centroids = LanguageCentroids(query_means, passage_means)
+    passage = text(EN, PASSWORD)
+    expected = (passage - passage_means["en"]) / np.linalg.norm(passage - passage_means["en"])
+    np.testing.assert_allclose(centroids.centre(passage[None], ["en"])[0], expected, rtol=1e-5)
+    question = text(EN, PASSWORD)
+    centred = (question - query_means["en"]) / np.linalg.norm(question - query_means["en"])
+    np.testing.assert_allclose(centroids.prepare_query(question, "en").centred, centred, rtol=1e-5)
+
+
+def test_query_and_passage_tables_must_cover_the_same_languages() -> None:
+    with pytest.raises(ValueError):
+        LanguageCentroids({"en": text(EN, REFUND)}, {"tr": text(TR, REFUND)})
 
 
 def test_affinity_takes_the_language_offset_out_of_plain_cosine() -> None:

@@ -42,7 +42,9 @@ def kb(world: World) -> World:
 
 
 def with_chat(world: World, chat: ScriptedChat | None) -> Verity:
-    return Verity(world.index, world.embedder, world.clock, replace(world.verity.policy), chat)
+    return Verity(
+        world.index, world.embedder, world.clock, replace(world.verity.policy), chat, world.verity.calibration
+    )
 
 
 def test_an_extractive_draft_quotes_verified_shareable_facts_without_markers(kb: World) -> None:

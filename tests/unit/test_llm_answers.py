@@ -27,7 +27,7 @@ def with_chat(
     world: World, chat: ScriptedChat, unsupported: UnsupportedPolicy = UnsupportedPolicy.DROP, fallback: bool = True
 ) -> Verity:
     policy = replace(world.verity.policy, unsupported=unsupported, llm_fallback=fallback)
-    return Verity(world.index, world.embedder, world.clock, policy, chat)
+    return Verity(world.index, world.embedder, world.clock, policy, chat, world.verity.calibration)
 
 
 @pytest.fixture

@@ -115,14 +115,15 @@ def test_search_shows_trust_and_snippets_only_for_trusted_cards(world: World) ->
     assert hits["export"].snippet is None
 
 
-def test_search_reports_the_relevance_ask_decides_on(world: World) -> None:
-    """Hits are ordered by the ranking score; `relevance` is the dense score the answer/refuse rule compares."""
+def test_search_reports_the_confidence_ask_decides_on(world: World) -> None:
+    """Hits are ordered by the ranking score; `relevance` is the confidence the answer/refuse rule compares."""
     world.ingest(REFUND, BATTERY, EXPORT)
     question = "hub battery refund export"
     trusted, untrusted = world.verity.rank_cards(question, world.embedder.embed_query(question), PUBLIC, NOW, 5)
-    dense = {c.facts.card_id: round(c.dense_score, 4) for c in [*trusted, *untrusted]}
+    confidence = {c.facts.card_id: round(c.confidence, 4) for c in [*trusted, *untrusted]}
     hits = world.verity.search(question, PUBLIC, top_k=5).hits
-    assert {h.facts.card_id: h.relevance for h in hits} == dense
+    assert {h.facts.card_id: h.relevance for h in hits} == confidence
+    assert all(0.0 <= h.relevance <= 1.0 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 

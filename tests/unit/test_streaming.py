@@ -25,7 +25,8 @@ INVENTED = "Refunds are also paid in gold bars to loyal customers. [1]"
 
 
 def with_chat(world: World, chat: ScriptedChat | None, **policy: Any) -> Verity:
-    return Verity(world.index, world.embedder, world.clock, replace(world.verity.policy, **policy), chat)
+    policies = replace(world.verity.policy, **policy)
+    return Verity(world.index, world.embedder, world.clock, policies, chat, world.verity.calibration)
 
 
 @pytest.fixture
