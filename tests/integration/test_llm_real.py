@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.golden import load_golden
+from evals.golden import GoldenQuestion, load_golden
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
@@ -149,7 +149,7 @@ def test_real_model_answers_keep_only_guarded_sentences_citing_prompt_evidence(
     # the first 12 answerable questions the decision answers: the model is asked only after it (a refusal
     # before the model is the decision's business, measured in test_golden and the eval gate)
     extractive = verity_over(sample_settings, embedder, None, clock)
-    answerable = []
+    answerable: list[GoldenQuestion] = []
     for q in (q for q in load_golden() if q.expected_outcome == "answer"):
         clock.set(q.as_of)
         if len(answerable) < 12 and extractive.ask(q.question, Asker(frozenset(q.groups))).answer is not None:
