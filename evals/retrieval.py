@@ -233,7 +233,7 @@ class Bench:
         index = open_index(settings, self.embedder)
         ingestor = Ingestor(index, self.embedder, self.chunker, languages=self.detect)
         ingestor.run(ParsedCard(c, Location("xquad")) for c in cards)
-        return Verity(index, self.embedder, FixedClock(NOW), ask_policy(settings), calibration=self.calibration)
+        return Verity(index, self.embedder, FixedClock(NOW), ask_policy(settings), None, self.calibration)
 
     def pipeline_ranks(self, verity: Verity, language: str, only: set[int] | None = None) -> list[list[str]]:
         ranked: list[list[str]] = []
@@ -262,13 +262,10 @@ def pairs_table(
     for doc_language in card_languages or bench.languages:
         cards = [card_of(i, c, doc_language) for i, c in enumerate(bench.contexts[doc_language])]
         verity = bench.verity(cards)
-        nolex = Verity(verity._index, bench.embedder, FixedClock(NOW), replace(verity.policy, lexical_weight=0.0))
-        chunks_only = Verity(
-            verity._index, bench.embedder, FixedClock(NOW), replace(verity.policy, record_kind=RecordKind.CHUNK)
-        )
-        sentences_only = Verity(
-            verity._index, bench.embedder, FixedClock(NOW), replace(verity.policy, record_kind=RecordKind.SENTENCE)
-        )
+        # the same index, clock and calibration (centroids, language identification) under another policy
+        nolex = verity.with_policy(replace(verity.policy, lexical_weight=0.0))
+        chunks_only = verity.with_policy(replace(verity.policy, record_kind=RecordKind.CHUNK))
+        sentences_only = verity.with_policy(replace(verity.policy, record_kind=RecordKind.SENTENCE))
         lexical = LexicalIndex([c.id for c in cards], [f"{c.title}\n\n{c.body}" for c in cards])
         peer = LlamaIndexDense(bench.embedder, [c.id for c in cards], [c.body for c in cards])
         for question_language in bench.languages:

@@ -141,15 +141,17 @@ class Verity:
         embedder: Embedder,
         clock: Clock,
         policy: AskPolicy,
-        chat: ChatModel | None = None,
-        calibration: Calibration | None = None,
+        chat: ChatModel | None,
+        calibration: Calibration,
     ) -> None:
+        """`calibration`: rag/factory.py `build_calibration` (or `Calibration.uncalibrated()`, said out loud):
+        never a silent default, so no caller ranks and decides without centroids by forgetting it."""
         self._index = index
         self._embedder = embedder
         self._clock = clock
         self.policy = policy
         self._chat = chat
-        self.calibration = calibration or Calibration.uncalibrated()
+        self.calibration = calibration
         self._guard = Guard(embedder, policy.guard)
 
     def with_policy(self, policy: AskPolicy) -> Verity:

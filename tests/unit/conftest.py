@@ -64,7 +64,8 @@ class World:
             self.embedder,
             self.clock,
             AskPolicy(top_k=5, extractive=ExtractivePolicy(max_sentences=2, margin=0.05)),
-            calibration=plain_calibration(0.35),
+            None,
+            plain_calibration(0.35),
         )
 
     def ingest(self, *cards: Card) -> None:
