@@ -20,7 +20,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,18 +118,19 @@ class CachingEmbedder:
         return self._queries[text]
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._passages]
-        if todo:
-            for text, vector in zip(todo, self._model.embed_passages(todo), strict=True):
-                self._passages[text] = vector
-        return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        return self._cached(texts, self._passages, self._model.embed_passages)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        return self._cached(texts, self._queries, self._model.embed_queries)
+
+    def _cached(
+        self, texts: Sequence[str], table: dict[str, Vectors], embed: Callable[[Sequence[str]], Vectors]
+    ) -> Vectors:
+        """Embeds only the texts not in `table` yet (once each), then reads every one from it."""
+        todo = [t for t in dict.fromkeys(texts) if t not in table]
         if todo:
-            for text, vector in zip(todo, self._model.embed_queries(todo), strict=True):
-                self._queries[text] = vector
-        return np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+            table.update(zip(todo, embed(todo), strict=True))
+        return np.stack([table[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
     def save(self, path: Path) -> None:
         """Keep the vectors for the next run (a by-hand benchmark or calibration, never a test)."""
