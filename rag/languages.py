@@ -71,12 +71,15 @@ class LanguageIdentifier:
     of the 106 golden questions and 47 sample cards right, in a tenth of a millisecond and 110 MB of memory
     (lingua: 94.0%, 928 MB). Figures and method: README, "How the decision is made".
 
-    `detect` returns Verity's code, or None when the text holds no language signal or the best guess is
-    less likely than `min_confidence` ("OK", "E-4012"): the caller then falls back to the nearest
-    language centroid of the text's vector.
+    `detect` returns Verity's code, or None when the text holds no language signal ("OK", "123": every
+    language equally likely, 1/71; "E-4012": no language) and the caller falls back to the nearest language
+    centroid of the text's vector. A weak guess still beats that fallback: on the 60 shortest Tatoeba
+    sentences of each of 20 support-desk languages (1,200), guesses down
+    to 0.02 got 1,049 right, a 0.3 cut with the centroid fallback 1,004 ("OH-200-PWR power adapter": en
+    at 0.11; its nearest centroid is Italian).
     """
 
-    def __init__(self, min_confidence: float = 0.3) -> None:
+    def __init__(self, min_confidence: float = 0.02) -> None:
         from py3langid.langid import MODEL_FILE
         from py3langid.langid import LanguageIdentifier as Model
 
