@@ -154,7 +154,9 @@ def cmd_centroids(args: argparse.Namespace) -> int:
         if done % 10 == 0 or done == total:
             print(f"{done}/{total} languages", file=sys.stderr, flush=True)
 
-    reference = compute(embedder, corpus, args.per_language, settings.embed_batch_size, progress)
+    reference = compute(
+        embedder, corpus, args.per_language, settings.embed_batch_size, progress, anchor_pairs=args.anchor_pairs
+    )
     reference.save(args.out)
     a = reference.anchors
     print(
@@ -211,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, required=True, help="the .npz file to write (then set VERITY_CENTROIDS_FILE)")
     p.add_argument("--per-language", type=int, default=200, help="sentences per language (the sample has 200)")
+    p.add_argument(
+        "--anchor-pairs", type=int, default=20, help="translation pairs per language that measure the score anchors"
+    )
     p.set_defaults(func=cmd_centroids)
 
     from api import mcp_server

