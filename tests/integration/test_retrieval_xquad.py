@@ -70,10 +70,17 @@ def test_should_refuse_trade_off_curve(bench: Bench) -> None:
 
 
 def test_questions_on_topics_the_kb_lacks_are_refused(bench: Bench) -> None:
-    """Whole articles left out: at the default threshold most of their questions are refused, while
-    most answerable questions are still answered with the right card."""
+    """Whole articles left out: at the fitted decision's bar their questions are refused, while most
+    answerable questions are still answered with the right card and none with a wrong one.
+
+    Measured at the bar 0.56: answered correctly 0.672, wrong card 0, absent-article questions answered 0.
+    The one-threshold gate this test was written for answered 0.88 and let up to 0.08 through; the fitted
+    decision answers fewer (issue 15 asks for 0.85 answered: not met yet). The kept cards are XQuAD's
+    even articles 0-8, which are in the split the decision was fitted on (evals/calibrate.py): these are
+    figures on fitted data; evals/calibrate.py reports the held-out split."""
     curve = refusal_curve(bench, "en", held_out="article")
     default = next(p for p in curve if abs(p["threshold"] - DecisionModel.bundled().answer_confidence) < 1e-9)
     print({k: round(v, 3) for k, v in default.items()})
-    assert default["answered_correctly"] >= 0.88
-    assert default["should_refuse_answered"] <= 0.08
+    assert default["answered_correctly"] >= 0.65
+    assert default["answered_wrong_card"] <= 0.01
+    assert default["should_refuse_answered"] <= 0.02
