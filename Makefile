@@ -51,7 +51,7 @@ test-integration: install llm-tier
 	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/integration -q
 
 test: lint llm-tier
-	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q --durations=20
 
 bench: install
 	$(BIN)/python -m evals.bench ingest
