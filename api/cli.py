@@ -18,10 +18,18 @@ from rag.types import Asker
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
+    from rag.store_lock import StoreLock
 
 
 def _settings() -> Settings:
     return Settings()
+
+
+def _hold_embedded_store(settings: Settings, role: str) -> StoreLock | None:
+    """Processes that write the embedded store hold it alone (rag/store_lock.py); a Chroma server is shared."""
+    from rag.store_lock import hold_store
+
+    return hold_store(settings.data_dir, role) if settings.chroma_host is None else None
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -38,6 +46,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings()
     source = Path(args.path)
+    lock = _hold_embedded_store(settings, "verity ingest")
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
     ingestor = Ingestor(
@@ -54,6 +63,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     )
     with progress:
         report = ingestor.run(read_source(source), sync=args.sync, progress=progress)
+    if lock is not None:
+        lock.release()  # the kernel would on exit; a caller of cmd_ingest may go on
     if args.json:
         print(
             json.dumps(
@@ -137,7 +148,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    lock = _hold_embedded_store(settings, f"verity serve on port {args.port or settings.port}")
+    try:
+        uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    finally:
+        if lock is not None:
+            lock.release()
     return 0
 
 
