@@ -314,14 +314,26 @@ def test_the_vector_search_of_a_large_kb_finds_what_exact_search_finds(
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     wanted = 120
     recalls = []
+    worst = (1.0, "", 0.0, 0.0)
     for q in [*answerable_on(golden, sample_cards), *offtopic[:60]]:
         query = verity.calibration.centroids.prepare_query(
             large.embedder.embed_query(q.text), verity.calibration.identify(q.text)
         )
-        found = {h.record_id for h in index.query(query.candidate, scope, wanted)}
-        exact = {stored["ids"][i] for i in np.argsort(-(vectors @ query.candidate))[:wanted]}
-        recalls.append(len(found & exact) / wanted)
-    print(f"\nrecall@{wanted} against exact search: mean {np.mean(recalls):.3f}, least {min(recalls):.3f}")
+        found = {h.record_id: h.score for h in index.query(query.candidate, scope, wanted)}
+        scores = vectors @ (query.candidate / np.linalg.norm(query.candidate))  # cosine, as Chroma's score
+        best = np.argsort(-scores)[:wanted]
+        # ties: thousands of template cards score alike, so an exact record counts as missed only when it
+        # scores above the least the search returned (equal-scoring records are interchangeable)
+        least = min(found.values(), default=1.0)
+        missed = sum(1 for i in best if stored["ids"][i] not in found and scores[i] > least + 1e-4)
+        recall = 1 - missed / wanted
+        recalls.append(recall)
+        if recall < worst[0]:
+            worst = (recall, q.text, max(found.values(), default=0.0), float(scores[best[0]]))
+    print(
+        f"\nrecall@{wanted} against exact search: mean {np.mean(recalls):.3f}, least {min(recalls):.3f} "
+        f"({worst[1]!r}: best found {worst[2]:.4f}, best exact {worst[3]:.4f})"
+    )
     assert np.mean(recalls) >= 0.98 and min(recalls) >= 0.9
 
 
