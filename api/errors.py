@@ -27,6 +27,9 @@ STATUS_OF = {
     ErrorCode.LLM_UNAVAILABLE: 503,
     ErrorCode.CONFIGURATION: 500,
 }
+# A dependency that is down or slow: the client may try again (Retry-After, RFC 9110 10.2.3)
+RETRYABLE = frozenset({ErrorCode.STORE_UNAVAILABLE, ErrorCode.EMBEDDER_UNAVAILABLE, ErrorCode.LLM_UNAVAILABLE})
+RETRY_AFTER_S = 5
 
 
 def problem(status: int, code: str, detail: str, instance: str, **extra: object) -> JSONResponse:
@@ -56,6 +59,8 @@ async def _verity_error(request: Request, exc: Exception) -> JSONResponse:
     response = problem(status, exc.code.value, exc.message, request.url.path)
     if exc.code is ErrorCode.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = 'Bearer realm="verity"'
+    if exc.code in RETRYABLE:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.collection_configuration import CreateCollectionConfiguration, CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import GetResult, QueryResult
 from chromadb.config import Settings as ChromaSettings
 
 from rag.cards import Card, CardState
@@ -22,9 +25,10 @@ from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, T
 from rag.refresh import Refreshed
 from rag.settings import Settings
 from rag.trust import until_epoch
-from rag.types import CardFacts, RecordKind
+from rag.types import Asker, CardFacts, RecordKind
 
 log = logging.getLogger("verity")
+T = TypeVar("T")
 
 PUBLIC_GROUP = "*"  # stored in `groups` of cards everyone may see; no real group can be named "*"
 SCHEMA_VERSION = 2  # 2: card records and the live flag
@@ -35,6 +39,8 @@ SCHEMA_VERSION = 2  # 2: card records and the live flag
 HNSW = CreateHNSWConfiguration(space="cosine", ef_construction=200, max_neighbors=32, ef_search=1000)
 HNSW_SIZES = {key: cast(int, value) for key, value in HNSW.items() if key != "space"}
 WRITE_BATCH = 1_000  # records per upsert call
+WRITE_TIMEOUT_FACTOR = 12  # writes may take this many times the read timeout (a 1,000-record upsert indexes HNSW)
+STORE_WORKERS = 32  # threads that run store calls; a frozen store can hold them all, later calls still time out
 CARD_PAGE = 5_000
 # Every key is always written (no optional keys), so a metadata update can never leave a stale key behind.
 
@@ -144,6 +150,68 @@ def scope_admits(meta: Mapping[str, Any], scope: Scope) -> bool:
     return scope.card_ids is None or meta.get("card_id") in scope.card_ids
 
 
+class StoreCalls:
+    """Runs every call to Chroma with a deadline and turns any failure into STORE_UNAVAILABLE (503).
+
+    A frozen store (a stopped server, a held lock) must not hold requests or health checks: the caller waits at
+    most `timeout_s` (writes `WRITE_TIMEOUT_FACTOR` times that) and gets a VerityError; the call itself is
+    left to finish or fail on its worker thread, which Python cannot interrupt. Nothing else about a failure
+    (connection refused, a server error, a half-written record) reaches the caller as anything but
+    STORE_UNAVAILABLE, so no store fault is ever a 500.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._pool = ThreadPoolExecutor(max_workers=STORE_WORKERS, thread_name_prefix="verity-store")
+
+    def read(self, what: str, call: Callable[[], T]) -> T:
+        return self._run(what, call, self.timeout_s)
+
+    def write(self, what: str, call: Callable[[], T]) -> T:
+        return self._run(what, call, self.timeout_s * WRITE_TIMEOUT_FACTOR)
+
+    def _run(self, what: str, call: Callable[[], T], timeout_s: float) -> T:
+        future = self._pool.submit(call)
+        try:
+            return future.result(timeout=timeout_s)
+        except FutureTimeout as exc:
+            future.cancel()  # still queued behind frozen calls: never run it
+            raise VerityError(
+                ErrorCode.STORE_UNAVAILABLE, f"the Chroma store did not answer ({what}) within {timeout_s:g} s"
+            ) from exc
+        except VerityError:
+            raise
+        except Exception as exc:
+            log.warning("Chroma %s failed: %s: %s", what, type(exc).__name__, exc)
+            raise VerityError(ErrorCode.STORE_UNAVAILABLE, f"the Chroma store failed ({what})") from exc
+
+
+class GuardedCollection:
+    """The Chroma collection's calls, each through `StoreCalls` (a deadline; failures are STORE_UNAVAILABLE)."""
+
+    def __init__(self, collection: Collection, calls: StoreCalls) -> None:
+        self._collection = collection
+        self._calls = calls
+
+    def get(self, **kwargs: Any) -> GetResult:
+        return self._calls.read("get", lambda: self._collection.get(**kwargs))
+
+    def query(self, **kwargs: Any) -> QueryResult:
+        return self._calls.read("query", lambda: self._collection.query(**kwargs))
+
+    def upsert(self, **kwargs: Any) -> None:
+        self._calls.write("upsert", lambda: self._collection.upsert(**kwargs))
+
+    def update(self, **kwargs: Any) -> None:
+        self._calls.write("update", lambda: self._collection.update(**kwargs))
+
+    def delete(self, **kwargs: Any) -> None:
+        self._calls.write("delete", lambda: self._collection.delete(**kwargs))
+
+    def modify(self, **kwargs: Any) -> None:
+        self._calls.write("modify", lambda: self._collection.modify(**kwargs))
+
+
 class ChromaCardIndex:
     def __init__(
         self,
@@ -152,25 +220,31 @@ class ChromaCardIndex:
         embedder_name: str,
         dim: int,
         lexical_ttl_s: float = 2.0,
+        timeout_s: float = 5.0,
     ) -> None:
         self._client = client
         self._name = name
         self._dim = dim
-        self._collection = self._open(name, embedder_name, dim)
+        self._calls = StoreCalls(timeout_s)
+        self._collection = GuardedCollection(self._open(name, embedder_name, dim), self._calls)
         self._base_metadata = {"embedder": embedder_name, "dim": dim, "schema_version": SCHEMA_VERSION}
         self._lexical = Refreshed(lexical_ttl_s, self._generation, self._build_lexical)
 
     def _open(self, name: str, embedder_name: str, dim: int) -> Collection:
         wanted = {"embedder": embedder_name, "dim": dim, "schema_version": SCHEMA_VERSION}
         try:
-            collection = self._client.get_or_create_collection(
-                name,
-                metadata=wanted,
-                configuration=CreateCollectionConfiguration(hnsw=HNSW),
-                embedding_function=None,
+            collection = self._calls.read(
+                "open the collection",
+                lambda: self._client.get_or_create_collection(
+                    name,
+                    metadata=wanted,
+                    configuration=CreateCollectionConfiguration(hnsw=HNSW),
+                    embedding_function=None,
+                ),
             )
-        except Exception as exc:
-            raise VerityError(ErrorCode.STORE_UNAVAILABLE, f"cannot open collection {name!r}: {exc}") from exc
+        except VerityError as exc:
+            why = exc.__cause__ or exc.message
+            raise VerityError(ErrorCode.STORE_UNAVAILABLE, f"cannot open collection {name!r}: {why}") from exc
         found = dict(collection.metadata or {})
         if found.get("embedder") != embedder_name or found.get("dim") != dim:
             raise VerityError(
@@ -198,9 +272,9 @@ class ChromaCardIndex:
 
     def ping(self) -> None:
         try:
-            self._client.heartbeat()
-        except Exception as exc:
-            raise VerityError(ErrorCode.STORE_UNAVAILABLE, "the Chroma store does not answer") from exc
+            self._calls.read("heartbeat", self._client.heartbeat)
+        except VerityError as exc:
+            raise VerityError(ErrorCode.STORE_UNAVAILABLE, f"the Chroma store does not answer: {exc.message}") from exc
 
     def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
         if not card_ids:
@@ -340,6 +414,16 @@ class ChromaCardIndex:
         documents = got["documents"] or []
         return Card.model_validate_json(documents[0]) if documents else None
 
+    def get_visible_card(self, card_id: str, asker: Asker) -> Card | None:
+        """Visibility is the first clause: Chroma then does the same work for a card the asker may not see as
+        for a missing one, and nothing of a hidden card is read (existence cannot be timed)."""
+        groups = [{"groups": {"$contains": group}} for group in [PUBLIC_GROUP, *sorted(asker.groups)]]
+        visible = groups[0] if len(groups) == 1 else {"$or": groups}
+        where: Any = {"$and": [visible, {"card_id": card_id}, {"kind": RecordKind.CARD.value}, {"live": True}]}
+        got = self._collection.get(where=where, include=["documents"])
+        documents = got["documents"] or []
+        return Card.model_validate_json(documents[0]) if documents else None
+
     def delete_card(self, card_id: str) -> None:
         self._collection.delete(where={"card_id": card_id})
         self._bump_generation()
@@ -350,7 +434,8 @@ class ChromaCardIndex:
         self._lexical.invalidate()
 
     def _generation(self) -> str:
-        metadata = self._client.get_collection(self._name).metadata or {}
+        collection = self._calls.read("read the generation", lambda: self._client.get_collection(self._name))
+        metadata = collection.metadata or {}
         return str(metadata.get("generation", ""))
 
     def lexical_index(self) -> LexicalIndex:
@@ -393,15 +478,12 @@ class ChromaCardIndex:
         )
 
     def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
-        try:
-            result = self._collection.query(
-                query_embeddings=[vector.tolist()],
-                n_results=n_results,
-                where=scope_filter(scope),
-                include=["documents", "metadatas", "distances", "embeddings"],
-            )
-        except Exception as exc:
-            raise VerityError(ErrorCode.STORE_UNAVAILABLE, "the Chroma query failed") from exc
+        result = self._collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=n_results,
+            where=scope_filter(scope),
+            include=["documents", "metadatas", "distances", "embeddings"],
+        )
         return _hits(
             result["ids"][0],
             (result["documents"] or [[]])[0],
@@ -426,18 +508,30 @@ def _hits(
     distances: Sequence[float] | None,
 ) -> list[StoredHit]:
     """Chroma's columns -> hits. A record deleted or retired by a concurrent writer between the vector search
-    and the fetch of its metadata comes back without metadata, or no longer live: it is skipped, never half-read."""
+    and the fetch of its metadata comes back without metadata, with part of it, or no longer live: it is
+    skipped, never half-read."""
     vectors = vectors if vectors is not None else [None] * len(ids)
     scores = [1.0 - float(d) for d in distances] if distances is not None else [0.0] * len(ids)
-    return [
-        StoredHit(
-            record_id=rid,
-            kind=RecordKind(str(meta["kind"])),
-            document=str(doc),
-            score=score,
-            facts=facts_from_metadata(meta),
-            vector=np.asarray(vec, dtype=np.float32),
-        )
+    hits = (
+        _hit(rid, doc, meta, vec, score)
         for rid, doc, meta, vec, score in zip(ids, documents, metadatas, vectors, scores, strict=True)
         if meta is not None and doc is not None and vec is not None and meta.get("live") is True
-    ]
+    )
+    return [hit for hit in hits if hit is not None]
+
+
+def _hit(record_id: str, document: Any, meta: Mapping[str, Any], vector: Any, score: float) -> StoredHit | None:
+    try:
+        facts = facts_from_metadata(meta)
+        kind = RecordKind(str(meta["kind"]))
+    except (KeyError, ValueError, TypeError):
+        log.warning("skipped record %s: its metadata is incomplete (a concurrent write?)", record_id)
+        return None
+    return StoredHit(
+        record_id=record_id,
+        kind=kind,
+        document=str(document),
+        score=score,
+        facts=facts,
+        vector=np.asarray(vector, dtype=np.float32),
+    )

@@ -70,7 +70,9 @@ def build_chat(settings: Settings) -> ChatModel | None:
 
 
 def open_index(settings: Settings, embedder: Embedder) -> ChromaCardIndex:
-    return ChromaCardIndex(build_client(settings), settings.collection, embedder.name, embedder.dim)
+    return ChromaCardIndex(
+        build_client(settings), settings.collection, embedder.name, embedder.dim, timeout_s=settings.store_timeout_s
+    )
 
 
 def clock_from(settings: Settings) -> Clock:

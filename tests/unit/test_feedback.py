@@ -208,6 +208,7 @@ def test_a_store_that_is_down_is_a_503_problem(web: TestClient, store: SQLiteFee
     response = web.post("/v1/feedback", json=body())
     assert response.status_code == 503
     assert response.json()["code"] == "store_unavailable"
+    assert response.headers["retry-after"] == "5"
 
 
 # ---- identity: the same rules as /v1/ask ----
