@@ -1,7 +1,9 @@
 """API keys: `Authorization: Bearer KEY`, compared in constant time.
 
-Write keys (VERITY_WRITE_KEYS) open the card write endpoints. Read keys (VERITY_READ_KEYS) bind an asker to
-the groups of their key (see api/deps.py); a request may narrow those groups, never widen them.
+Write keys (VERITY_WRITE_KEYS) open the card write endpoints; a key bound to groups writes only the cards
+those groups see (any other card is, to it, missing) and only into groups it holds (else 403). Read keys
+(VERITY_READ_KEYS) bind an asker to the groups of their key (see api/deps.py); a request may narrow those
+groups, never widen them.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import problem
+from rag.catalog import Writer
 from rag.errors import ErrorCode, VerityError
 
 
@@ -49,13 +53,32 @@ def key_subject(key: str) -> str:
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def require_writer(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    keys: list[str] = request.app.state.runtime.settings.write_key_list()
-    if matching_key(bearer_token(authorization), keys) is None:
+@dataclass(frozen=True, slots=True)
+class WriteKey:
+    """The write key of a request. `held` None: a key of the comma-separated form, which writes every card."""
+
+    subject: str
+    held: frozenset[str] | None
+
+    def writer(self, into: Iterable[str] = ()) -> Writer:
+        """The writer of one request. `into`: the groups a card is written into (a PUT body's), each of which
+        the key must hold, else 403 naming only those groups of the request."""
+        if self.held is not None:
+            not_held = set(into) - self.held
+            if not_held:
+                raise GroupNotHeldError(not_held)
+        return Writer(groups=self.held)
+
+
+def require_writer(request: Request, authorization: Annotated[str | None, Header()] = None) -> WriteKey:
+    keys: dict[str, frozenset[str] | None] = request.app.state.runtime.settings.write_key_groups()
+    key = matching_key(bearer_token(authorization), keys)
+    if key is None:
         raise VerityError(ErrorCode.UNAUTHORIZED, "this endpoint needs a valid write key: Authorization: Bearer KEY")
+    return WriteKey(subject=key_subject(key), held=keys[key])
 
 
-WriterDep = Annotated[None, Depends(require_writer)]
+WriterDep = Annotated[WriteKey, Depends(require_writer)]
 
 
 async def _group_not_held(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from rag.errors import ErrorCode, VerityError
 
@@ -19,7 +20,9 @@ STATUS_OF = {
     ErrorCode.INVALID_REQUEST: 422,
     ErrorCode.INVALID_CARD: 422,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.SOURCE_NOT_FOUND: 404,
     ErrorCode.EMBEDDER_MISMATCH: 503,
     ErrorCode.STORE_UNAVAILABLE: 503,
@@ -76,7 +79,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = "not_found" if exc.status_code == 404 else "http_error"
-    return problem(exc.status_code, code, str(exc.detail), request.url.path)
+    response = problem(exc.status_code, code, str(exc.detail), request.url.path)
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only those of the first route matched (RFC 9110)
+        response.headers["Allow"] = ", ".join(allowed_methods(request))
+    return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from api.schemas import AskPublic, CardPublic, DraftPublic, SearchPublic
 from rag.cards import ID_PATTERN
-from rag.catalog import CardView
+from rag.catalog import CardView, not_found
 from rag.errors import VerityError
 from rag.service import Verity
 from rag.types import Asker
@@ -127,7 +127,7 @@ def build_mcp_server(verity: Verity, cards: CardReader, asker_of: AskerOf) -> MC
     async def get_card(card_id: CardId, ctx: Context) -> CardPublic:
         view = await _call(cards.get, card_id, asker_of(ctx))
         if view is None:  # the same answer for a card that does not exist and for one the asker may not see
-            raise ToolError(f"no card {card_id!r}")
+            raise ToolError(not_found(card_id).message)
         return CardPublic.of(view)
 
     @server.tool(name="draft_reply", title="Draft a customer reply", description=DRAFT_REPLY, annotations=READ_ONLY)

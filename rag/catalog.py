@@ -1,7 +1,9 @@
 """The card catalog: read cards with their trust facts, change verification, delete; visibility applies.
 
 A card the asker may not see is reported exactly like a card that does not exist (None / not found),
-and is never counted in a trust score.
+and is never counted in a trust score. Reading one card leaves visibility to the store query
+(`CardIndex.get_visible_card`), so a hidden card also takes as long to refuse as a missing one.
+Writers bound to groups follow the same rule: a card they may not see is, to them, missing.
 """
 
 from __future__ import annotations
@@ -45,6 +47,23 @@ def visible(card: Card, asker: Asker) -> bool:
     return not card.groups or bool(asker.groups.intersection(card.groups))
 
 
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """Who changes cards. `groups` None: every card (a write key of the comma-separated form); else only the
+    cards an asker with these groups sees (none: cards open to everyone). Writing a card *into* groups the
+    writer does not hold is refused before the catalog is called (api/auth.py: 403)."""
+
+    groups: frozenset[str] | None
+
+    def sees(self, card: Card) -> bool:
+        return self.groups is None or visible(card, Asker(groups=self.groups))
+
+
+def not_found(card_id: str) -> VerityError:
+    """The one answer for a card that does not exist and for one the caller may not see."""
+    return VerityError(ErrorCode.NOT_FOUND, f"no card {card_id!r}")
+
+
 class Catalog:
     def __init__(
         self, index: CardIndex, writer: CardWriter, clock: Clock, languages: LanguageDetector | None = None
@@ -60,8 +79,8 @@ class Catalog:
         return CardView(card, status, card.verified_until, card_language(card, self._languages))
 
     def get(self, card_id: str, asker: Asker) -> CardView | None:
-        card = self._index.get_card(card_id)
-        return self.view(card) if card is not None and visible(card, asker) else None
+        card = self._index.get_visible_card(card_id, asker)
+        return self.view(card) if card is not None else None
 
     def find(
         self,
@@ -102,24 +121,35 @@ class Catalog:
             for name, by_status in sorted(counts.items())
         ]
 
-    def put(self, card: Card) -> WriteOutcome:
-        return self._writer.write(card)
+    def _writable(self, card_id: str, writer: Writer) -> Card | None:
+        """The stored card if `writer` may change it; None when it is missing or hidden from the writer."""
+        if writer.groups is None:
+            return self._index.get_card(card_id)
+        return self._index.get_visible_card(card_id, Asker(groups=writer.groups))
 
-    def delete(self, card_id: str) -> bool:
-        if self._index.get_card(card_id) is None:
-            return False
-        self._index.delete_card(card_id)
-        return True
-
-    def _existing(self, card_id: str) -> Card:
-        card = self._index.get_card(card_id)
+    def _existing(self, card_id: str, writer: Writer) -> Card:
+        card = self._writable(card_id, writer)
         if card is None:
-            raise VerityError(ErrorCode.NOT_FOUND, f"no card {card_id!r}")
+            raise not_found(card_id)
         return card
 
-    def verify(self, card_id: str, verifier: str, interval_days: int | None = None) -> CardView:
+    def put(self, card: Card, writer: Writer) -> WriteOutcome:
+        """Add `card`, or replace the stored card of its id. Replacing a card the writer may not see is refused
+        as not found, exactly as any other write to it (a missing id is added instead: ids are one namespace)."""
+        if writer.groups is not None:
+            stored = self._index.get_card(card.id)
+            if stored is not None and not writer.sees(stored):
+                raise not_found(card.id)
+        return self._writer.write(card)
+
+    def delete(self, card_id: str, writer: Writer) -> None:
+        """Delete a card and every record of it; not found when missing or hidden from the writer."""
+        self._existing(card_id, writer)
+        self._index.delete_card(card_id)
+
+    def verify(self, card_id: str, verifier: str, writer: Writer, interval_days: int | None = None) -> CardView:
         """Verified by `verifier` now; the interval stays unless a new one is given."""
-        card = self._existing(card_id)
+        card = self._existing(card_id, writer)
         changes: dict[str, object] = {
             "state": CardState.VERIFIED,
             "verifier": verifier,
@@ -132,8 +162,8 @@ class Catalog:
         self._writer.write(updated)
         return self.view(updated)
 
-    def unverify(self, card_id: str) -> CardView:
-        card = self._existing(card_id)
+    def unverify(self, card_id: str, writer: Writer) -> CardView:
+        card = self._existing(card_id, writer)
         updated = Card.model_validate({**card.model_dump(), "state": CardState.UNVERIFIED})
         self._writer.write(updated)
         return self.view(updated)

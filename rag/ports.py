@@ -147,6 +147,11 @@ class CardIndex(Protocol):
         """The stored card (live version), or None. Callers check visibility."""
         ...
 
+    def get_visible_card(self, card_id: str, asker: Asker) -> Card | None:
+        """The stored card (live version) if `asker` may see it, else None. Visibility is applied inside the
+        store query, so a card the asker may not see costs what a missing one costs (no existence by timing)."""
+        ...
+
     def lexical_index(self) -> LexicalIndex:
         """BM25 over the live chunks, as current as the store (rebuilt when any writer changed it)."""
         ...

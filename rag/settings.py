@@ -160,6 +160,31 @@ class Settings(BaseSettings):
         3, description="Most sentences in an extractive answer."
     )
     max_question_chars: Annotated[int, Field(ge=10, le=100_000)] = Field(2000, description="Longest question accepted.")
+    max_question_tokens: Annotated[int, Field(ge=8, le=100_000)] = Field(
+        128,
+        description="Longest question, search query or customer message accepted (422 beyond), in the embedder's "
+        "tokens (cl100k for an endpoint): embedding time grows with them; at 128 the costliest question takes "
+        "about 5-8x a typical one.",
+    )
+    max_message_tokens: Annotated[int, Field(ge=8, le=100_000)] = Field(
+        512,
+        description="Longest customer message accepted for a reply draft, in tokens of the embedder: a message "
+        "is longer than a question; 512 is the bundled model's window.",
+    )
+    embed_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        None, description="Questions embedded at once (default: all cores); more wait in a queue, cheapest first."
+    )
+    embed_queue: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        32, description="Questions that may wait for an embedding slot (10 s at most); beyond, 429 with Retry-After."
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = Field(
+        1 << 20,
+        description="Largest request body in bytes, on every route (413 beyond it); the default holds a card of "
+        "100,000 accented or CJK characters sent \\u-escaped (about 600 KB).",
+    )
+    body_timeout_s: Annotated[float, Field(gt=0, le=600)] = Field(
+        10.0, description="Seconds a request's body may take to arrive (408 and the connection closed after)."
+    )
     frozen_now: datetime | None = Field(
         None,
         description="Freeze the verification clock at this ISO 8601 instant. For tests and demos only: "
@@ -167,8 +192,10 @@ class Settings(BaseSettings):
     )
     write_keys: SecretStr = Field(
         SecretStr(""),
-        description="Comma-separated API keys for the card write endpoints (Authorization: Bearer KEY); "
-        "empty: writes are refused.",
+        description="API keys for the card write endpoints (Authorization: Bearer KEY), each with the groups it "
+        "writes, as read keys: `KEY:group1,group2;KEY2:`. A key writes only cards it may see, and only into "
+        "groups it holds; a key without groups (`KEY2:`) writes only cards open to everyone. The older form "
+        "without any ':' (`KEY,KEY2`) still means keys that write every card. Empty: writes are refused.",
     )
     read_keys: SecretStr = Field(
         SecretStr(""),
@@ -211,8 +238,14 @@ class Settings(BaseSettings):
         parse_read_keys(self.read_keys.get_secret_value())  # a malformed value is a start-up error
         return self
 
-    def write_key_list(self) -> list[str]:
-        return [key.strip() for key in self.write_keys.get_secret_value().split(",") if key.strip()]
+    @model_validator(mode="after")
+    def _write_keys_parse(self) -> Self:
+        parse_write_keys(self.write_keys.get_secret_value())  # a malformed value is a start-up error
+        return self
+
+    def write_key_groups(self) -> dict[str, frozenset[str] | None]:
+        """Each write key with the groups it writes; None: a key of the comma-separated form (every card)."""
+        return parse_write_keys(self.write_keys.get_secret_value())
 
     def read_key_groups(self) -> dict[str, frozenset[str]]:
         """Each read key with the groups it sees; empty: reads are not bound to keys."""
@@ -223,14 +256,14 @@ class Settings(BaseSettings):
         return self.data_dir / "chroma"
 
 
-def parse_read_keys(value: str) -> dict[str, frozenset[str]]:
+def parse_read_keys(value: str, setting: str = "VERITY_READ_KEYS") -> dict[str, frozenset[str]]:
     """`KEY:group1,group2;KEY2:` -> {KEY: {group1, group2}, KEY2: {}}. Errors name the entry by its position,
     never by its text: the text is a secret."""
     keys: dict[str, frozenset[str]] = {}
     for position, entry in enumerate((e.strip() for e in value.split(";")), start=1):
         if not entry:
             continue  # a trailing or doubled ';'
-        where = f"VERITY_READ_KEYS entry {position}"
+        where = f"{setting} entry {position}"
         key, colon, groups = entry.partition(":")
         key = key.strip()
         if not colon:
@@ -245,3 +278,22 @@ def parse_read_keys(value: str) -> dict[str, frozenset[str]]:
             raise ValueError(f"{where}: {bad[0]!r} is not a group name (lower-case letters, digits, '.', '_', '-')")
         keys[key] = frozenset(names)
     return keys
+
+
+def parse_write_keys(value: str) -> dict[str, frozenset[str] | None]:
+    """Write keys in the form of read keys, `KEY:group1,group2;KEY2:`; or, without any ':', the older
+    comma-separated form `KEY,KEY2`, whose keys write every card (None). Errors never quote the value."""
+    if ":" not in value:
+        if ";" in value:
+            raise ValueError(
+                "VERITY_WRITE_KEYS has ';' but no ':'; write KEY:group1,group2;KEY2: (KEY: for no groups), "
+                "or KEY,KEY2 for keys that write every card"
+            )
+        return {key.strip(): None for key in value.split(",") if key.strip()}
+    for position, entry in enumerate(value.split(";"), start=1):
+        if "," in entry.partition(":")[0]:  # `OLD,NEW:finance`: an old-form list with one new entry
+            raise ValueError(
+                f"VERITY_WRITE_KEYS entry {position}: the key holds ','; once any key has ':', separate keys with "
+                "';' and give each its groups (KEY: for none)"
+            )
+    return dict(parse_read_keys(value, "VERITY_WRITE_KEYS"))

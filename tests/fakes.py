@@ -17,7 +17,7 @@ from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, T
 from rag.reference import Anchors
 from rag.service import Calibration
 from rag.trust import until_epoch
-from rag.types import CardFacts, RecordKind
+from rag.types import Asker, CardFacts, RecordKind
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -149,6 +149,10 @@ class InMemoryCardIndex:
 
     def get_card(self, card_id: str) -> Card | None:
         return self.cards.get(card_id)
+
+    def get_visible_card(self, card_id: str, asker: Asker) -> Card | None:
+        card = self.cards.get(card_id)
+        return card if card is not None and (not card.groups or asker.groups.intersection(card.groups)) else None
 
     def lexical_index(self) -> LexicalIndex:
         chunks = [(rid, r.document) for rid, (r, _, _) in self.records.items() if r.kind is RecordKind.CHUNK]

@@ -1,4 +1,5 @@
-"""Card API for tools that push changes. Reads follow the asker's groups; writes need a write key."""
+"""Card API for tools that push changes. Reads follow the asker's groups; writes need a write key, and a key
+bound to groups is answered about a card it may not see exactly as about a missing one (404)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from api.schemas import (
     VerifyRequest,
 )
 from rag.cards import ID_PATTERN, Card
+from rag.catalog import not_found
 from rag.errors import ErrorCode, VerityError
 from rag.trust import TrustStatus
 
@@ -32,16 +34,11 @@ Groups = Annotated[
 ]
 
 
-def _not_found(card_id: str) -> VerityError:
-    # the same answer for a card that does not exist and for one the asker may not see
-    return VerityError(ErrorCode.NOT_FOUND, f"no card {card_id!r}")
-
-
 @router.get("/v1/cards/{card_id}", response_model=CardPublic, summary="One card with its trust facts")
 async def get_card(card_id: CardId, catalog: CatalogDep, caller: CallerDep, groups: Groups = []) -> CardPublic:  # noqa: B006 - FastAPI copies query defaults
     view = await run_in_threadpool(catalog.get, card_id, caller.asker(groups))
     if view is None:
-        raise _not_found(card_id)
+        raise not_found(card_id)
     return CardPublic.of(view)
 
 
@@ -65,26 +62,26 @@ async def collections(catalog: CatalogDep, caller: CallerDep, groups: Groups = [
 
 
 @router.put("/v1/cards/{card_id}", response_model=CardWritePublic, summary="Add or replace a card")
-async def put_card(card_id: CardId, card: Card, catalog: CatalogDep, _: WriterDep) -> CardWritePublic:
+async def put_card(card_id: CardId, card: Card, catalog: CatalogDep, key: WriterDep) -> CardWritePublic:
     if card.id != card_id:
-        raise VerityError(ErrorCode.INVALID_REQUEST, f"the body's id {card.id!r} differs from the path's {card_id!r}")
-    outcome = await run_in_threadpool(catalog.put, card)
+        # 409, not 422: each id is valid on its own; they disagree (JSON Schema cannot say the two must be equal)
+        raise VerityError(ErrorCode.CONFLICT, f"the body's id {card.id!r} differs from the path's {card_id!r}")
+    outcome = await run_in_threadpool(catalog.put, card, key.writer(into=card.groups))
     return CardWritePublic(outcome=outcome, card=CardPublic.of(catalog.view(card)))
 
 
 @router.delete("/v1/cards/{card_id}", status_code=204, summary="Delete a card and every record of it")
-async def delete_card(card_id: CardId, catalog: CatalogDep, _: WriterDep) -> Response:
-    if not await run_in_threadpool(catalog.delete, card_id):
-        raise _not_found(card_id)
+async def delete_card(card_id: CardId, catalog: CatalogDep, key: WriterDep) -> Response:
+    await run_in_threadpool(catalog.delete, card_id, key.writer())
     return Response(status_code=204)
 
 
 @router.post("/v1/cards/{card_id}/verify", response_model=CardPublic, summary="Mark a card verified now")
-async def verify_card(card_id: CardId, body: VerifyRequest, catalog: CatalogDep, _: WriterDep) -> CardPublic:
-    view = await run_in_threadpool(catalog.verify, card_id, body.verifier, body.verify_interval_days)
+async def verify_card(card_id: CardId, body: VerifyRequest, catalog: CatalogDep, key: WriterDep) -> CardPublic:
+    view = await run_in_threadpool(catalog.verify, card_id, body.verifier, key.writer(), body.verify_interval_days)
     return CardPublic.of(view)
 
 
 @router.post("/v1/cards/{card_id}/unverify", response_model=CardPublic, summary="Withdraw a card's verification")
-async def unverify_card(card_id: CardId, catalog: CatalogDep, _: WriterDep) -> CardPublic:
-    return CardPublic.of(await run_in_threadpool(catalog.unverify, card_id))
+async def unverify_card(card_id: CardId, catalog: CatalogDep, key: WriterDep) -> CardPublic:
+    return CardPublic.of(await run_in_threadpool(catalog.unverify, card_id, key.writer()))

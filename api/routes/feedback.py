@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,6 +20,7 @@ from api.deps import CallerDep
 from api.schemas import Group
 from rag.cards import ID_PATTERN
 from rag.drafts import HumanDecision
+from rag.errors import ErrorCode, VerityError
 from rag.feedback import (
     FEEDBACK_FILE,
     FeedbackStore,
@@ -58,10 +59,26 @@ def get_feedback_store(request: Request) -> FeedbackStore:
 FeedbackStoreDep = Annotated[FeedbackStore, Depends(get_feedback_store)]
 
 
+# `_reason_matches_outcome` in JSON Schema, so that the OpenAPI document says what is accepted
+REASON_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {"properties": {"outcome": {"enum": sorted(o.value for o in REFUSED)}}},
+            "then": {"required": ["reason"], "properties": {"reason": {"not": {"type": "null"}}}},
+            "else": {"properties": {"reason": {"type": "null"}}},
+        },
+        {
+            "if": {"properties": {"outcome": {"const": RatedOutcome.REFUSED.value}}},
+            "then": {"properties": {"reason": {"not": {"const": HumanDecision.INTERNAL_ONLY.value}}}},
+        },
+    ]
+}
+
+
 class FeedbackRequest(BaseModel):
     """What the person rated, as their page showed it, and their verdict."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=REASON_RULES)
 
     question: Annotated[Text, Field(min_length=1, max_length=MAX_QUESTION_CHARS)] = Field(
         description="The question asked, or the customer message of a reply draft."
@@ -147,11 +164,13 @@ async def add_feedback(body: FeedbackRequest, store: FeedbackStoreDep, caller: C
 
 @router.get("/feedback", response_model=FeedbackListPublic, summary="Stored ratings, newest first (write key)")
 async def list_feedback(
-    _: WriterDep,
+    key: WriterDep,
     store: FeedbackStoreDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[int | None, Query(ge=1, description="Only ratings with an id below this.")] = None,
 ) -> FeedbackListPublic:
+    if key.held is not None:  # ratings hold questions about any card: only a key of every card reads them
+        raise VerityError(ErrorCode.FORBIDDEN, "listing ratings needs a write key of every card (no ':groups')")
     page = await run_in_threadpool(store.recent, limit + 1, before)
     items = [FeedbackPublic.of(s) for s in page[:limit]]
     return FeedbackListPublic(feedback=items, next_before=items[-1].id if len(page) > limit else None)

@@ -7,8 +7,13 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.fakes import make_card
-from tests.unit.conftest import NOW, WRITE_KEY, World
+from rag.cards import Card
+from rag.catalog import Catalog
+from rag.clock import FixedClock
+from rag.ports import WriteOutcome
+from rag.types import Asker
+from tests.fakes import InMemoryCardIndex, make_card
+from tests.unit.conftest import CHARGEBACK, NOW, REFUND, WRITE_KEY, World
 
 AUTH = {"Authorization": f"Bearer {WRITE_KEY}"}
 QUESTION = {"question": "Can Pro Annual plans be refunded within 30 days?"}
@@ -54,7 +59,7 @@ def test_put_adds_updates_and_skips_unchanged(client: TestClient) -> None:
 
 def test_put_refuses_a_mismatched_or_invalid_card(client: TestClient) -> None:
     mismatch = client.put("/v1/cards/one", json=card_json(id="two"), headers=AUTH)
-    assert mismatch.status_code == 422
+    assert mismatch.status_code == 409
     invalid = client.put("/v1/cards/one", json={**card_json(id="one"), "state": "approved"}, headers=AUTH)
     assert invalid.status_code == 422
     assert invalid.headers["content-type"] == "application/problem+json"
@@ -122,3 +127,41 @@ def test_collections_report_a_trust_score(client: TestClient) -> None:
     billing = scores["billing"]
     assert billing["cards"] == billing["verified"] + billing["expired"] + billing["unverified"]
     assert billing["trust_score"] == pytest.approx(billing["verified"] / billing["cards"], abs=1e-4)
+
+
+def test_a_key_of_the_old_comma_separated_form_writes_every_card(client: TestClient) -> None:
+    # conftest's write keys have no ':': keys that write every card, finance-only ones included
+    assert client.post("/v1/cards/chargeback/unverify", headers=AUTH).json()["status"] == "unverified"
+    restricted = card_json(id="new", groups=["finance", "legal"])
+    assert client.put("/v1/cards/new", json=restricted, headers=AUTH).json()["outcome"] == "added"
+    assert client.delete("/v1/cards/chargeback", headers=AUTH).status_code == 204
+
+
+class ReadsRecorded(InMemoryCardIndex):
+    """The fake index, noting the ids read without a visibility filter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unfiltered: list[str] = []
+
+    def get_card(self, card_id: str) -> Card | None:
+        self.unfiltered.append(card_id)
+        return super().get_card(card_id)
+
+
+class NoWrites:
+    def write(self, card: Card) -> WriteOutcome:
+        raise AssertionError("reads never write")
+
+
+def test_reading_one_card_leaves_visibility_to_the_store() -> None:
+    # a hidden card is never read, let alone parsed: refusing it costs what refusing a missing id costs
+    index = ReadsRecorded()
+    index.cards.update({CHARGEBACK.id: CHARGEBACK, REFUND.id: REFUND})
+    catalog = Catalog(index, NoWrites(), FixedClock(NOW))
+    assert catalog.get("chargeback", Asker()) is None
+    assert catalog.get("no-such-card", Asker()) is None
+    view = catalog.get("chargeback", Asker(groups=frozenset({"finance"})))
+    assert view is not None and view.card == CHARGEBACK
+    assert catalog.get("refund", Asker()) is not None
+    assert index.unfiltered == []

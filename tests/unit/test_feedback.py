@@ -256,3 +256,23 @@ def test_under_read_keys_a_group_the_key_does_not_hold_is_403(keyed: TestClient,
     assert widened.status_code == 403
     assert widened.headers["content-type"] == "application/problem+json"
     assert len(store.recent(limit=10)) == 1
+
+
+def test_a_write_key_bound_to_groups_cannot_list_ratings(world: World, store: SQLiteFeedbackStore) -> None:
+    """Ratings hold questions about any card (a finance question, its answer): only a key of every card reads
+    them; a key of some groups gets 403 and none of their text."""
+    runtime = Runtime(
+        settings=Settings(write_keys=SecretStr(f"{WRITE_KEY}:support")),
+        embedder=world.embedder,
+        index=world.index,
+        verity=world.verity,
+        clock=world.clock,
+    )
+    app = create_app(lifespan=runtime_lifespan(lambda: runtime))
+    app.dependency_overrides[get_feedback_store] = lambda: store
+    with TestClient(app) as client:
+        client.post("/v1/feedback", json=body(question="What is the finance team's wire IBAN?"))
+        response = client.get("/v1/feedback", headers=AUTH)
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+    assert "IBAN" not in response.text
