@@ -12,6 +12,8 @@ from api import mcp_http, web
 from api.auth import install_auth_handlers
 from api.deps import AskerResolver, resolver_for
 from api.errors import install_error_handlers
+from api.limits import install_limits
+from api.openapi import describe_problems
 from api.routes import ask, cards, health
 from ingest.pipeline import IngestWriter, ingestor_for
 from rag.catalog import Catalog
@@ -60,9 +62,11 @@ def create_app(settings: Settings | None = None, lifespan: Lifespan | None = Non
     )
     install_error_handlers(app)
     install_auth_handlers(app)
+    install_limits(app)  # body size and time on every route, and keys checked before a route reads its body
     app.router.routes.append(Route(mcp_http.PATH, mcp_http.McpEndpoint(), include_in_schema=False))
     app.include_router(health.router)
     app.include_router(ask.router)
     app.include_router(cards.router)
     app.include_router(web.router)
+    describe_problems(app)  # the OpenAPI document lists every problem response each route can give
     return app

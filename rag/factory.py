@@ -14,6 +14,7 @@ from rag.extractive import ExtractivePolicy
 from rag.generative import UnsupportedPolicy
 from rag.guard import GuardPolicy
 from rag.languages import LanguageIdentifier
+from rag.limits import limited
 from rag.ports import CardIndex, ChatModel, Embedder, LanguageDetector
 from rag.reference import reference_for
 from rag.service import AskPolicy, Calibration, Verity
@@ -109,5 +110,5 @@ def build_runtime(
     languages = LanguageIdentifier().detect
     calibration = calibration or build_calibration(settings, embedder, languages)
     policy = ask_policy(settings, calibration.judge.model)
-    verity = Verity(index, embedder, clock, policy, chat or build_chat(settings), calibration)
+    verity = Verity(index, limited(embedder, settings), clock, policy, chat or build_chat(settings), calibration)
     return Runtime(settings=settings, embedder=embedder, index=index, verity=verity, clock=clock, languages=languages)

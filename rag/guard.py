@@ -231,7 +231,7 @@ class Guard:
             return verdict(GuardProblem.UNSUPPORTED_FACT, f"{missing[0]!r} is not in the cited evidence")
         if not flat:
             return verdict(GuardProblem.UNSUPPORTED, "no evidence text")
-        scores = vectors @ self._embedder.embed_query(claim)
+        scores = vectors @ self._embedder.embed_queries([claim])[0]  # the model's sentence, not a person's question
         cited = [i for i, (marker, _) in enumerate(flat) if marker in markers]
         best_cited = max(cited, key=lambda i: float(scores[i]))
         support = float(scores[best_cited])

@@ -238,12 +238,15 @@ class Verity:
         shares = {c: b / self.policy.exact_term_weight for c, b in exact_boost.items()}
         return Retrieved(evidence, boost, shares, terms, query.language)
 
-    def _decide(self, question: str, asker: Asker, top_k: int | None) -> _Prepared:
+    def _decide(self, question: str, asker: Asker, top_k: int | None, message: bool = False) -> _Prepared:
+        """`message`: a customer's message (reply drafts), which may be longer than a question."""
         question = self._check_text(question, "question")
         k = self._top_k(top_k)
         now = self._clock.now()
         started = time.perf_counter()
-        vector = self._embedder.embed_query(question)
+        # the limited embedder (rag/limits.py) takes messages under their own, longer limit
+        embed_message = getattr(self._embedder, "embed_message", None) if message else None
+        vector = embed_message(question) if embed_message is not None else self._embedder.embed_query(question)
         embedded = time.perf_counter()
         trusted, untrusted = self.rank_cards(question, vector, asker, now, k)
         retrieved = time.perf_counter()
@@ -356,7 +359,7 @@ class Verity:
         internal-only; or a holding reply and what a human must decide (rag/drafts.py)."""
         if context is not None:
             context = self._check_text(context, "ticket context") if context.strip() else None
-        p = self._decide(message, asker, top_k)
+        p = self._decide(message, asker, top_k, message=True)
         language = detect_language(p.question)
         if not p.decision.answer_from:
             refusal = refuse(p.decision.refuse_with)

@@ -21,8 +21,20 @@ log = logging.getLogger("verity.api")
 
 STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "With `stream: true`: server-sent events `text`, `dropped`, then `result` or `error`.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "With `stream: true`: server-sent events `text`, `dropped`, then `result` or `error`; "
+        "each event's `data` is a JSON object (a sentence, a dropped sentence, the whole response, a problem).",
+        "content": {
+            "text/event-stream": {
+                "schema": {  # one event (schemathesis and OpenAPI 3.2 `itemSchema` read it so)
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "event": {"type": "string", "enum": ["text", "dropped", "result", "error"]},
+                        "data": {"type": "string", "contentMediaType": "application/json"},
+                    },
+                }
+            }
+        },
     }
 }
 

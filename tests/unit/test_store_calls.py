@@ -28,8 +28,12 @@ def test_a_frozen_store_is_unavailable_within_the_timeout() -> None:
 
 
 def test_writes_get_a_longer_deadline_than_reads() -> None:
+    def slow_write() -> str:
+        time.sleep(0.1)
+        return "written"
+
     calls = StoreCalls(0.02)
-    assert calls.write("upsert", lambda: time.sleep(0.1) or "written") == "written"
+    assert calls.write("upsert", slow_write) == "written"
     with pytest.raises(VerityError):
         calls.read("get", lambda: time.sleep(0.1))
 
