@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from rag.cards import GROUP_PATTERN, JSON_INTEGER, Card
+from rag.cards import GROUP_PATTERN, JSON_INTEGER, NOT_BLANK, Card
 from rag.catalog import CardView, CollectionTrust
 from rag.drafts import Draft, HumanDecision
 from rag.ports import WriteOutcome
@@ -274,7 +274,9 @@ class CardWritePublic(BaseModel):
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    verifier: Annotated[str, Field(min_length=1, max_length=200, description="Who verified the card.")]
+    verifier: Annotated[
+        str, Field(min_length=1, max_length=200, pattern=NOT_BLANK, description="Who verified the card.")
+    ]
     verify_interval_days: Annotated[int, Field(gt=0, le=36_500), JSON_INTEGER] | None = Field(
         None, description="A new interval; the card keeps its own when omitted."
     )

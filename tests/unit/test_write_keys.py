@@ -174,3 +174,11 @@ def test_a_key_may_move_a_card_it_sees_into_its_groups_and_then_other_keys_lose_
     assert keyed.post("/v1/cards/refund/unverify", headers=as_key(PLAIN_KEY)).status_code == 404
     assert keyed.get("/v1/cards/refund").status_code == 404
     assert keyed.get("/v1/cards/refund", params={"groups": ["finance"]}).status_code == 200
+
+
+def test_a_blank_verifier_is_a_422_not_a_500() -> None:
+    """Found by schemathesis: `{"verifier": "\\t"}` passed the request schema and failed inside the card (500)."""
+    from api.schemas import VerifyRequest
+
+    with pytest.raises(ValueError):
+        VerifyRequest(verifier="\t")
