@@ -72,6 +72,12 @@ class World:
         report = self.ingestor.run(ParsedCard(c, Location(f"{c.id}.md")) for c in cards)
         assert report.ok, report.failed
 
+    def runtime(self, settings: Settings) -> Runtime:
+        """This world as the app's runtime, under `settings` (keys, limits)."""
+        return Runtime(
+            settings=settings, embedder=self.embedder, index=self.index, verity=self.verity, clock=self.clock
+        )
+
 
 @pytest.fixture
 def world() -> World:
@@ -97,12 +103,6 @@ def client(world: World) -> Iterator[TestClient]:
             internal_only=True,
         ),
     )
-    runtime = Runtime(
-        settings=Settings(write_keys=SecretStr(f"{WRITE_KEY}, second-key")),
-        embedder=world.embedder,
-        index=world.index,
-        verity=world.verity,
-        clock=world.clock,
-    )
+    runtime = world.runtime(Settings(write_keys=SecretStr(f"{WRITE_KEY}, second-key")))
     with TestClient(create_app(lifespan=runtime_lifespan(lambda: runtime))) as c:
         yield c

@@ -15,7 +15,6 @@ from api.deps import ReadKeyResolver
 from api.routes.feedback import MAX_COMMENT_CHARS, get_feedback_store
 from rag.clock import FixedClock
 from rag.errors import VerityError
-from rag.factory import Runtime
 from rag.feedback import NewFeedback, RatedOutcome, SQLiteFeedbackStore, Verdict
 from rag.settings import Settings
 from tests.unit.conftest import NOW, REFUND, WRITE_KEY, World
@@ -220,13 +219,7 @@ READ_KEY = "k-support-2c81"
 def keyed(world: World, store: SQLiteFeedbackStore) -> Iterator[TestClient]:
     """An app whose reads need a key (as with VERITY_READ_KEYS set): this key holds support and billing."""
     world.ingest(REFUND)
-    runtime = Runtime(
-        settings=Settings(write_keys=SecretStr(WRITE_KEY)),
-        embedder=world.embedder,
-        index=world.index,
-        verity=world.verity,
-        clock=world.clock,
-    )
+    runtime = world.runtime(Settings(write_keys=SecretStr(WRITE_KEY)))
     resolver = ReadKeyResolver({READ_KEY: frozenset({"support", "billing"})})
     app = create_app(lifespan=runtime_lifespan(lambda: runtime, resolver))
     app.dependency_overrides[get_feedback_store] = lambda: store
@@ -261,13 +254,7 @@ def test_under_read_keys_a_group_the_key_does_not_hold_is_403(keyed: TestClient,
 def test_a_write_key_bound_to_groups_cannot_list_ratings(world: World, store: SQLiteFeedbackStore) -> None:
     """Ratings hold questions about any card (a finance question, its answer): only a key of every card reads
     them; a key of some groups gets 403 and none of their text."""
-    runtime = Runtime(
-        settings=Settings(write_keys=SecretStr(f"{WRITE_KEY}:support")),
-        embedder=world.embedder,
-        index=world.index,
-        verity=world.verity,
-        clock=world.clock,
-    )
+    runtime = world.runtime(Settings(write_keys=SecretStr(f"{WRITE_KEY}:support")))
     app = create_app(lifespan=runtime_lifespan(lambda: runtime))
     app.dependency_overrides[get_feedback_store] = lambda: store
     with TestClient(app) as client:

@@ -14,7 +14,6 @@ from pydantic import SecretStr, ValidationError
 from api.app import create_app, runtime_lifespan
 from api.auth import GroupNotHeldError, WriteKey, key_subject
 from rag.catalog import Writer
-from rag.factory import Runtime
 from rag.settings import Settings, parse_write_keys
 from tests.fakes import make_card
 from tests.unit.conftest import BATTERY, CHARGEBACK, REFUND, World
@@ -82,13 +81,7 @@ def test_a_key_writes_only_into_groups_it_holds() -> None:
 def keyed(world: World) -> Iterator[TestClient]:
     """The card API with write keys bound to groups (reads stay open: no read keys)."""
     world.ingest(REFUND, BATTERY, CHARGEBACK)
-    runtime = Runtime(
-        settings=Settings(write_keys=SecretStr(WRITE_KEYS)),
-        embedder=world.embedder,
-        index=world.index,
-        verity=world.verity,
-        clock=world.clock,
-    )
+    runtime = world.runtime(Settings(write_keys=SecretStr(WRITE_KEYS)))
     with TestClient(create_app(lifespan=runtime_lifespan(lambda: runtime))) as c:
         yield c
 
