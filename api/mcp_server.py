@@ -69,12 +69,21 @@ def main(args: argparse.Namespace) -> int:
     from api.mcp_tools import build_mcp_server, fixed_asker
     from rag.factory import build_runtime
     from rag.settings import Settings
+    from rag.store_lock import hold_store
 
     settings = Settings()
     asker = stdio_asker(settings, args.group, args.key_file)
-    # stdout is the protocol channel: anything a library prints while the runtime is built goes to stderr
-    with contextlib.redirect_stdout(sys.stderr):
-        runtime = build_runtime(settings)
-        server = build_mcp_server(runtime.verity, catalog_for(runtime), fixed_asker(asker))
-    server.run("stdio")
+    # A process reading the embedded store fails on every query once another process wrote into its folder
+    # (rag/store_lock.py), so this long-lived reader holds the folder like `verity serve`: an ingest into it is
+    # refused instead. A Chroma server (VERITY_CHROMA_HOST) is shared safely and takes no lock.
+    lock = hold_store(settings.data_dir, "verity mcp") if settings.chroma_host is None else None
+    try:
+        # stdout is the protocol channel: anything a library prints while the runtime is built goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            runtime = build_runtime(settings)
+            server = build_mcp_server(runtime.verity, catalog_for(runtime), fixed_asker(asker))
+        server.run("stdio")
+    finally:
+        if lock is not None:
+            lock.release()
     return 0

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from api.auth import WriterDep
 from api.deps import CallerDep
 from api.schemas import Group
-from rag.cards import ID_PATTERN
+from rag.cards import ID_PATTERN, NOT_BLANK
 from rag.drafts import HumanDecision
 from rag.errors import ErrorCode, VerityError
 from rag.feedback import (
@@ -37,6 +37,7 @@ MAX_QUESTION_CHARS = 4000
 MAX_ANSWER_CHARS = 20_000
 MAX_COMMENT_CHARS = 2000
 MAX_CITED_CARDS = 50
+MAX_FEEDBACK_ID = 2**63 - 1  # SQLite's largest INTEGER; a larger `before` overflowed into a 500
 
 _open_lock = threading.Lock()
 
@@ -80,7 +81,7 @@ class FeedbackRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=REASON_RULES)
 
-    question: Annotated[Text, Field(min_length=1, max_length=MAX_QUESTION_CHARS)] = Field(
+    question: Annotated[Text, Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=NOT_BLANK)] = Field(
         description="The question asked, or the customer message of a reply draft."
     )
     answer: Annotated[Text, Field(max_length=MAX_ANSWER_CHARS)] | None = Field(
@@ -167,7 +168,9 @@ async def list_feedback(
     key: WriterDep,
     store: FeedbackStoreDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Only ratings with an id below this.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_FEEDBACK_ID, description="Only ratings with an id below this.")
+    ] = None,
 ) -> FeedbackListPublic:
     if key.held is not None:  # ratings hold questions about any card: only a key of every card reads them
         raise VerityError(ErrorCode.FORBIDDEN, "listing ratings needs a write key of every card (no ':groups')")
