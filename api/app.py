@@ -14,7 +14,7 @@ from api.deps import AskerResolver, resolver_for
 from api.errors import install_error_handlers
 from api.limits import install_limits
 from api.openapi import describe_problems
-from api.routes import ask, cards, health
+from api.routes import ask, cards, check, health
 from ingest.pipeline import IngestWriter, ingestor_for
 from rag.catalog import Catalog
 from rag.factory import Runtime, build_runtime
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, lifespan: Lifespan | None = Non
     app.router.routes.append(Route(mcp_http.PATH, mcp_http.McpEndpoint(), include_in_schema=False))
     app.include_router(health.router)
     app.include_router(ask.router)
+    app.include_router(check.router)
     app.include_router(cards.router)
     app.include_router(web.router)
     describe_problems(app)  # the OpenAPI document lists every problem response each route can give

@@ -1,4 +1,4 @@
-"""`verity`: ingest, ask, search, serve, settings, centroids, eval, mcp."""
+"""`verity`: ingest, ask, search, check, serve, settings, centroids, eval, mcp."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
-from api.schemas import AskPublic, SearchPublic
-from rag.errors import VerityError
+from api.schemas import AskPublic, CheckPublic, SearchPublic
+from rag.errors import ErrorCode, VerityError
 from rag.settings import Settings
 from rag.types import Asker
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
+    from rag.service import Verity
     from rag.store_lock import StoreLock
 
 
@@ -33,6 +34,10 @@ def _hold_embedded_store(settings: Settings, role: str) -> StoreLock | None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings()
+    # before the heavy imports (Chroma, the model runtime): an ingest into a folder a server holds stops at once
+    lock = _hold_embedded_store(settings, "verity ingest")
+
     from rich.console import Console
 
     from api.progress import BarProgress, LogProgress
@@ -44,9 +49,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.factory import open_index
     from rag.languages import LanguageIdentifier
 
-    settings = _settings()
     source = Path(args.path)
-    lock = _hold_embedded_store(settings, "verity ingest")
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
     ingestor = Ingestor(
@@ -142,6 +145,57 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+STATUS_WORDS = {"supported": "SUPPORTED", "not_supported": "NOT SUPPORTED", "not_covered": "NOT COVERED"}
+
+
+def reply_text(argument: str | None, stdin: TextIO) -> str:
+    """The reply to check: the argument, or standard input when it is absent or "-"."""
+    if argument is not None and argument != "-":
+        return argument
+    if stdin.isatty():
+        raise VerityError(ErrorCode.INVALID_REQUEST, "give the reply as an argument, or pipe it on standard input")
+    return stdin.read()
+
+
+def check_report(result: CheckPublic) -> str:
+    """The readable report of `verity check`: each sentence with its status, then the cards and their words."""
+    lines: list[str] = []
+    width = max(len(w) for w in STATUS_WORDS.values())
+    for sentence in result.sentences:
+        lines.append(f"{STATUS_WORDS.get(sentence.status, sentence.status.upper()):<{width}}  {sentence.text}")
+        indent = " " * (width + 2)
+        if sentence.reason:
+            lines.append(f"{indent}why: {sentence.reason}" + (f" ({sentence.detail})" if sentence.detail else ""))
+        for card in sentence.cards:
+            until = _format_date(card.verified_until) if card.verified_until else "no expiry"
+            internal = "; INTERNAL ONLY: not for the customer" if card.internal_only else ""
+            label = "checked against" if sentence.status == "not_supported" else "card"
+            lines.append(f"{indent}{label}: {card.title} ({card.card_id}), verified until {until}{internal}")
+            lines.extend(f'{indent}  "{words}"' for words in card.evidence)
+    s = result.summary
+    verdict = "quotable to a customer" if s.quotable else "not quotable to a customer as it is"
+    lines.append("")
+    lines.append(
+        f"{s.sentences} sentences: {s.supported} supported, {s.not_supported} not supported, "
+        f"{s.not_covered} not covered; {verdict}"
+    )
+    return "\n".join(lines)
+
+
+def run_check(args: argparse.Namespace, verity: Verity, stdin: TextIO) -> int:
+    """`verity check` over `verity`: 0 when every sentence is supported, 1 otherwise (like a linter)."""
+    text = reply_text(args.text, stdin)
+    result = CheckPublic.of(verity.check_reply(text, Asker(groups=frozenset(args.group)), args.top_k))
+    print(result.model_dump_json(indent=2) if args.json else check_report(result))
+    return 0 if result.summary.supported == result.summary.sentences else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from rag.factory import build_runtime
+
+    return run_check(args, build_runtime(_settings()).verity, sys.stdin)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -215,6 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--group", action="append", default=[], help="a group of the asker (repeatable)")
         p.add_argument("--top-k", type=int, default=None)
         p.set_defaults(func=func)
+
+    p = sub.add_parser(
+        "check", help="check a reply sentence by sentence against verified cards (exit 1 unless all supported)"
+    )
+    p.add_argument("text", nargs="?", default=None, help='the reply; omitted or "-": read from standard input')
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.add_argument("--group", action="append", default=[], help="a group of the agent (repeatable)")
+    p.add_argument("--top-k", type=int, default=None)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
     p.add_argument("--host", default=None)

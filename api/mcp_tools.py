@@ -1,4 +1,4 @@
-"""Verity's tools for AI agents over the Model Context Protocol: ask, search, get_card, draft_reply.
+"""Verity's tools for AI agents over the Model Context Protocol: ask, search, get_card, draft_reply, check_reply.
 
 Each tool calls the same core function as its REST endpoint and returns the same public schema
 (api/schemas.py) as structured output, so an agent and an HTTP client read the same objects. Who is asking
@@ -18,7 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from api.schemas import AskPublic, CardPublic, DraftPublic, SearchPublic
+from api.schemas import AskPublic, CardPublic, CheckPublic, DraftPublic, SearchPublic
 from rag.cards import ID_PATTERN
 from rag.catalog import CardView, not_found
 from rag.errors import VerityError
@@ -41,8 +41,9 @@ INSTRUCTIONS = """\
 Verity answers questions about the company's products and policies ONLY from verified knowledge cards, \
 and cites every card it uses. It never answers from unverified or expired cards, and never from its own \
 knowledge: when verified cards do not cover a question it refuses and says why. Use `ask` for a question, \
-`search` to see which cards exist and whether they are trusted now, `get_card` to read one card, and \
-`draft_reply` to draft a reply to a customer. Do not add facts of your own to Verity's answers; when \
+`search` to see which cards exist and whether they are trusted now, `get_card` to read one card, \
+`draft_reply` to draft a reply to a customer, and `check_reply` to check a reply you wrote before you send \
+it. Do not add facts of your own to Verity's answers; when \
 Verity refuses, pass the refusal on instead of guessing."""
 
 REFUSALS = """\
@@ -91,6 +92,20 @@ not in the draft.
 
 {REFUSALS}"""
 
+CHECK_REPLY = """\
+Check a reply you wrote (any language, with or without [n] markers, which are ignored) against the verified \
+knowledge cards you may see, sentence by sentence, before you send it. Each sentence gets a `status`:
+- supported: verified cards say it; `cards` lists them with `evidence`, their exact words that support it. \
+A card with `internal_only` true (`quotable_to_customer` false) is an internal note: it backs the sentence for \
+you, but the sentence must not go to a customer on its strength alone.
+- not_supported: verified cards cover the topic but do not say this; `reason` says why (e.g. unsupported_fact: \
+a number or identifier the cards do not state; negation_mismatch: the cards say the opposite), `detail` in \
+words, `cards` the cards it was checked against. Correct the sentence from those cards or remove it.
+- not_covered: no verified card you may see is about it. Do not send it as fact; remove it, or ask the \
+knowledge team. Greetings and courtesy lines are not_covered too: that is expected.
+`summary.quotable` is true only when every sentence is supported by a card that may be quoted to a customer. \
+Unverified and expired cards never support a sentence."""
+
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 Question = Annotated[str, Field(min_length=1, description="The question, in any language.")]
@@ -98,6 +113,7 @@ Query = Annotated[str, Field(min_length=1, description="What to search for, in a
 TopK = Annotated[int | None, Field(ge=1, le=50, description="Cards to retrieve (default: the server's setting).")]
 CardId = Annotated[str, Field(pattern=ID_PATTERN, description="The card's id.")]
 Message = Annotated[str, Field(min_length=1, description="The customer's message, in any language.")]
+Reply = Annotated[str, Field(min_length=1, description="The reply to check, as written, in any language.")]
 TicketContext = Annotated[
     str | None, Field(description="Ticket context for drafting (product, plan, history); never quoted.")
 ]
@@ -135,6 +151,12 @@ def build_mcp_server(verity: Verity, cards: CardReader, asker_of: AskerOf) -> MC
         message: Message, ctx: Context, context: TicketContext = None, top_k: TopK = None
     ) -> DraftPublic:
         return DraftPublic.of(await _call(verity.draft_reply, message, asker_of(ctx), context, top_k))
+
+    @server.tool(
+        name="check_reply", title="Check a reply before sending", description=CHECK_REPLY, annotations=READ_ONLY
+    )
+    async def check_reply(text: Reply, ctx: Context, top_k: TopK = None) -> CheckPublic:
+        return CheckPublic.of(await _call(verity.check_reply, text, asker_of(ctx), top_k))
 
     return server
 

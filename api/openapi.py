@@ -10,7 +10,7 @@ responses to each operation of the generated document, once, from what the opera
 - PUT of a card: 409 (the body's id is not the path's);
 - operations with parameters: 422;
 - operations on one card (`{card_id}`): 404 (missing, or hidden from the key: the same answer);
-- operations that embed a question: 429 (too many embeddings waiting; Retry-After).
+- operations that embed a question (or a reply's sentences): 429 (too many embeddings waiting; Retry-After).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 PROBLEM_JSON = "application/problem+json"
-EMBEDDING_PATHS = ("/v1/ask", "/v1/search", "/v1/reply-drafts")
+EMBEDDING_PATHS = ("/v1/ask", "/v1/search", "/v1/reply-drafts", "/v1/check")
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "description": "RFC 9457 problem details; `code` is Verity's error code.",

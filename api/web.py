@@ -1,9 +1,10 @@
 """The web page for support people at `/`, and the feedback it sends.
 
 Plain HTML, CSS and one vanilla JS module from `api/static/` (no front-end build): the page calls the same
-REST API as any client (/v1/ask, /v1/reply-drafts, /v1/feedback), with the same identity rules. Card text is
-user content, so the page writes server strings as text only, and the Content-Security-Policy below allows
-scripts and styles from this origin alone (no inline script), a second wall against injected markup.
+REST API as any client (/v1/ask, /v1/reply-drafts, /v1/check, /v1/feedback), with the same identity rules.
+Card text is user content, so the page writes server strings as text only, and the Content-Security-Policy
+below allows scripts and styles from this origin alone (no inline script), a second wall against injected
+markup.
 """
 
 from __future__ import annotations

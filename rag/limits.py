@@ -4,13 +4,15 @@ are embedded at once.
 Embedding is the one cost of a question that its sender controls: the bundled model reads text of any
 length in windows of 512 tokens, so 2,000 characters of 'é' cost ~150x a typical question. The limits sit
 in a wrapper around the embedder (`LimitedEmbedder`), given to the service by rag/factory.py, so every entry
-point shares them: `/v1/ask`, `/v1/search`, `/v1/reply-drafts`, the MCP tools and the CLI.
+point shares them: `/v1/ask`, `/v1/search`, `/v1/reply-drafts`, `/v1/check`, the MCP tools and the CLI.
 
-Only `embed_query` is limited: it embeds one question from a person. Batches (`embed_passages` for ingest and
+Only a person's text is limited: `embed_query` embeds one question. Batches (`embed_passages` for ingest and
 the guard's evidence, `embed_queries` for reference centroids) come from Verity itself and pass through.
 A customer's message for a reply draft goes through `embed_message`: the same gate, a longer limit
-(VERITY_MAX_MESSAGE_TOKENS). The citation guard embeds generated sentences with `embed_queries` (the model's
-output, not a person's input): they pass through.
+(VERITY_MAX_MESSAGE_TOKENS). The sentences of a reply to check (`/v1/check`) go through `embed_sentences`:
+one batch through one slot of the gate, under the message limit for all of them together. The citation guard
+embeds generated sentences with `embed_queries` (the model's output, not a person's input): they pass
+through; a checked reply's sentences reach the guard already embedded (rag/embed_cache.py).
 """
 
 from __future__ import annotations
@@ -163,6 +165,18 @@ class LimitedEmbedder:
         tokens = self.message_limit.check(text)
         with self.gate.slot(tokens):
             return self.inner.embed_query(text)
+
+    def embed_sentences(self, texts: Sequence[str]) -> Vectors:
+        """The sentences of a reply to check (`/v1/check`), as queries in one batch: together they may cost what
+        a customer's message may (the message limit, on the sum of their tokens), through one slot of the gate."""
+        tokens = sum(self.message_limit.count(t) for t in texts)
+        if tokens > self.message_limit.max_tokens:
+            raise VerityError(
+                ErrorCode.INVALID_REQUEST,
+                f"the reply has {tokens} tokens; the limit is {self.message_limit.max_tokens} (check it in parts)",
+            )
+        with self.gate.slot(tokens):
+            return self.inner.embed_queries(texts)
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return self.inner.embed_passages(texts)

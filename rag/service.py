@@ -1,4 +1,5 @@
-"""Verity's two questions: `ask` (answer from verified evidence, or refuse with a reason) and `search`.
+"""Verity's two questions: `ask` (answer from verified evidence, or refuse with a reason) and `search`; and
+`check_reply`, which checks a reply someone wrote sentence by sentence (rag/checking.py).
 
 How `ask` decides:
 1. the question's language is identified (rag/languages.py) and its vector centred by that language's
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rag.centering import LanguageCentroids
+from rag.checking import CheckResult, ReplySentence, SentenceCheck, judged, not_covered, reply_sentences
 from rag.clock import Clock
 from rag.decision import DecisionModel, DecisionPolicy, Judge, Signals, split
 from rag.drafts import (
@@ -41,11 +43,12 @@ from rag.drafts import (
     detect_language,
     strip_markers,
 )
+from rag.embed_cache import RememberingEmbedder
 from rag.errors import ErrorCode, VerityError
 from rag.evidence import CardEvidence, chunk_body, group_by_card, to_evidence
 from rag.extractive import ExtractivePolicy, compose_answer, fallback_sentences, select_sentences
 from rag.generative import PromptEvidence, ReplyGuard, UnsupportedPolicy, build_messages, judge, prompt_evidence
-from rag.guard import Guard, GuardPolicy, SentenceVerdict
+from rag.guard import Guard, GuardEvidence, GuardPolicy, SentenceVerdict
 from rag.lexical import identifiers
 from rag.ports import CardIndex, ChatModel, Embedder, Scope, TrustFilter, Vectors
 from rag.refusals import refuse
@@ -152,7 +155,9 @@ class Verity:
         self.policy = policy
         self._chat = chat
         self.calibration = calibration
-        self._guard = Guard(embedder, policy.guard)
+        # the guard embeds the same card sentences for every answer and every sentence of a checked reply
+        self._guard_embedder = RememberingEmbedder(embedder)
+        self._guard = Guard(self._guard_embedder, policy.guard)
 
     def with_policy(self, policy: AskPolicy) -> Verity:
         """The same index, embedder, clock, chat model and calibration under another policy (evals, benchmarks)."""
@@ -240,7 +245,7 @@ class Verity:
 
     def _decide(self, question: str, asker: Asker, top_k: int | None, message: bool = False) -> _Prepared:
         """`message`: a customer's message (reply drafts), which may be longer than a question."""
-        question = self._check_text(question, "question")
+        question = self._check_text(question, "message" if message else "question")
         k = self._top_k(top_k)
         now = self._clock.now()
         started = time.perf_counter()
@@ -448,6 +453,56 @@ class Verity:
         ]
         chosen = select_sentences(sentences, self.policy.extractive) or fallback_sentences(cards[0])
         return compose_answer(chosen, cards)
+
+    def check_reply(self, text: str, asker: Asker, top_k: int | None = None) -> CheckResult:
+        """Each sentence of a reply someone wrote (any language; `[n]` markers in it are ignored): supported by
+        the verified cards the asker may see, not supported by them, or not covered by any (rag/checking.py).
+
+        Every sentence is embedded in one batch (under the message limit of rag/limits.py for all of them), its
+        cards ranked as for a question (`rank_cards`); only cards verified now are kept, so an unverified or
+        expired card never supports a sentence and never shows. The sentence is covered when one of them
+        reaches `answer_confidence`, the bar `/v1/ask` answers by; the citation guard then checks it against
+        those cards, as it checks a generated answer that cites all of them."""
+        reply = self._check_text(text, "reply")
+        k = self._top_k(top_k)
+        sentences = reply_sentences(reply)
+        now = self._clock.now()
+        started = time.perf_counter()
+        claims = [s.claim for s in sentences]
+        # the limited embedder (rag/limits.py) takes a reply's sentences under the message limit, in one batch
+        embed_sentences = getattr(self._embedder, "embed_sentences", None)
+        vectors = embed_sentences(claims) if embed_sentences is not None else self._embedder.embed_queries(claims)
+        self._guard_embedder.remember_queries(claims, vectors)
+        embedded = time.perf_counter()
+        found = [self.rank_cards(c, v, asker, now, k)[0] for c, v in zip(claims, vectors, strict=True)]
+        retrieved = time.perf_counter()
+        checks = tuple(self._check_sentence(s, cards) for s, cards in zip(sentences, found, strict=True))
+        done = time.perf_counter()
+        timings = {
+            "embed_ms": (embedded - started) * 1000,
+            "retrieve_ms": (retrieved - embedded) * 1000,
+            "check_ms": (done - retrieved) * 1000,
+            "total_ms": (done - started) * 1000,
+        }
+        return CheckResult(now, checks, timings)
+
+    def _check_sentence(self, sentence: ReplySentence, trusted: Sequence[CardEvidence]) -> SentenceCheck:
+        """One sentence against the verified cards ranked for it (`trusted`: verified now, visible)."""
+        relevant = [c for c in trusted if c.confidence >= self.policy.answer_confidence]
+        if not relevant:
+            return not_covered(sentence)
+        evidence = prompt_evidence(relevant, self.policy.tokens_per_card)
+        prepared = self._guard.prepare([GuardEvidence(e.marker, e.card.facts.card_id, e.text) for e in evidence])
+        markers = tuple(e.marker for e in evidence)
+        verdict = self._guard.check_claim(sentence.claim, sentence.claim, markers, prepared)
+        more: tuple[tuple[int, str], ...] = ()
+        internal = {e.marker for e in evidence if e.card.facts.internal_only}
+        shareable = tuple(m for m in markers if m not in internal)
+        if verdict.ok and shareable and verdict.evidence and all(m in internal for m, _ in verdict.evidence):
+            # an internal note supports it best: a card that may be quoted to a customer may support it too
+            again = self._guard.check_claim(sentence.claim, sentence.claim, shareable, prepared)
+            more = again.evidence if again.ok else ()
+        return judged(sentence, verdict, evidence, more)
 
     def search(self, query: str, asker: Asker, top_k: int | None = None) -> SearchResult:
         query = self._check_text(query, "query")

@@ -1,4 +1,5 @@
-// Verity web page: asks /v1/ask, drafts with /v1/reply-drafts, rates with /v1/feedback.
+// Verity web page: asks /v1/ask, drafts with /v1/reply-drafts, checks replies with /v1/check, rates with
+// /v1/feedback.
 // Every string from the server (answers, card titles, snippets, error details) is user content and is
 // written with textContent or as a text node, never parsed as HTML.
 
@@ -657,6 +658,114 @@ function setUpDraft() {
   });
 }
 
+// ---------- check a reply ----------
+
+// each status in words with an icon; colour only repeats it
+const CHECK_STATUSES = {
+  supported: { label: "Supported", icon: "check", tone: "ok" },
+  not_supported: { label: "Not supported", icon: "cross", tone: "bad" },
+  not_covered: { label: "Not covered", icon: "alert", tone: "warn" },
+};
+// the guard's codes in words; a code this page does not know is shown as it is
+const CHECK_REASONS = {
+  unsupported_fact: "A number or code in it is not in the verified cards",
+  unsupported: "No sentence of the verified cards says this",
+  negation_mismatch: "The verified cards say the opposite",
+};
+
+function checkBadge(status) {
+  const known = CHECK_STATUSES[status] || { label: status, icon: "alert", tone: "warn" };
+  return el("span", { class: `badge check-${known.tone}` }, icon(known.icon), known.label);
+}
+
+function internalMark() {
+  return el("span", { class: "badge internal" }, icon("lock"), "Internal only: not for the customer");
+}
+
+function checkedCard(card, asOf) {
+  const badges = el("div", { class: "badges" }, trustBadge("verified", card.verified_until, asOf));
+  if (card.internal_only) badges.append(internalMark());
+  return el(
+    "li",
+    { class: "card", "data-card-id": card.card_id },
+    el("div", { class: "card-head" }, titleOf(card)),
+    badges,
+    facts([
+      ["Collection", card.collection],
+      ["Verifier", card.verifier],
+    ]),
+    card.evidence.map((words) => el("blockquote", { class: "snippet evidence", text: words })),
+  );
+}
+
+function checkedSentence(sentence, asOf) {
+  const head = el("div", { class: "badges" }, checkBadge(sentence.status));
+  if (sentence.status === "supported" && !sentence.quotable_to_customer) head.append(internalMark());
+  let why = null;
+  if (sentence.status === "not_supported") {
+    const words = CHECK_REASONS[sentence.reason] || `Reason: ${sentence.reason}`;
+    why = el("p", { class: "why" }, el("strong", { text: words }), sentence.detail ? ` (${sentence.detail})` : "");
+  } else if (sentence.status === "not_covered") {
+    why = el("p", { class: "why", text: "No verified card you may see is about this. Do not send it as fact: remove it, or ask the knowledge team." });
+  }
+  const cardsTitle = sentence.status === "supported" ? "Supported by" : "Checked against";
+  return el(
+    "li",
+    { class: "sentence", "data-status": sentence.status },
+    head,
+    el("p", { class: "sentence-text", text: sentence.text }),
+    why,
+    sentence.cards.length
+      ? [el("h3", { class: "section-title", text: cardsTitle }), el("ul", { class: "cards" }, sentence.cards.map((c) => checkedCard(c, asOf)))]
+      : null,
+  );
+}
+
+function renderCheck(data) {
+  const s = data.summary;
+  let heading;
+  if (s.quotable) {
+    heading = el("h2", { class: "outcome ok" }, icon("check"), `All ${plural(s.sentences, "sentence is", "sentences are")} supported by verified cards`);
+  } else if (s.supported === s.sentences) {
+    heading = el("h2", { class: "outcome warn" }, icon("lock"), "Supported, but only by internal notes in places: not for the customer as it is");
+  } else {
+    heading = el("h2", { class: "outcome warn" }, icon("alert"), `${s.supported} of ${plural(s.sentences, "sentence", "sentences")} supported by verified cards`);
+  }
+  const counts = [
+    `${s.supported} supported`,
+    `${s.not_supported} not supported`,
+    `${s.not_covered} not covered`,
+  ].join(" · ");
+  return el(
+    "article",
+    { class: "panel-box check", "aria-label": "Reply check", "data-quotable": String(s.quotable) },
+    heading,
+    el("p", { class: "check-counts", text: counts }),
+    el("ol", { class: "sentences" }, data.sentences.map((sentence) => checkedSentence(sentence, data.as_of))),
+    el("p", { class: "meta" }, "Verification checked as of ", time(data.as_of)),
+  );
+}
+
+function setUpCheck() {
+  const form = document.getElementById("check-form");
+  const reply = document.getElementById("reply");
+  reply.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  setUpForm({
+    form,
+    field: reply,
+    result: document.getElementById("check-result"),
+    submit: document.getElementById("check-submit"),
+    empty: "Paste your reply first.",
+    waiting: "Checking each sentence against verified cards…",
+    send: async (request, text) => renderCheck(await request("/v1/check", { text, groups: identity.groups })),
+  });
+}
+
 // ---------- tabs ----------
 
 function setUpTabs() {
@@ -692,4 +801,5 @@ setUpIdentity();
 setUpTabs();
 setUpAsk();
 setUpDraft();
+setUpCheck();
 document.documentElement.dataset.ready = "true";

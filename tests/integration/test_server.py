@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from ingest.sources import CardFailure, ParsedCard, read_jsonl
+from rag.sentences import split_sentences
 from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
 
 WRITE_KEY = "integration-write-key"
@@ -181,6 +182,50 @@ def test_reply_draft_over_http_in_the_customers_language(server: str) -> None:
     assert body["reply"].startswith("Merhaba,") and body["reply"].rstrip().endswith("Destek ekibi")
     assert "billing-failed-payment-e4012" in [c["card_id"] for c in body["cards"]]
     assert "[" not in body["reply"]
+
+
+def card_body(path: Path) -> str:
+    """A sample card's body, white space folded."""
+    return " ".join(path.read_text(encoding="utf-8").split("---", 2)[2].split())
+
+
+def test_check_over_http_tells_a_true_sentence_from_an_invented_one(server: str) -> None:
+    true = "Error E-4012 means the payment was declined by the customer's card issuer."
+    invented = "Every customer gets a free Orbita Hub with their next invoice."
+    body = httpx.post(f"{server}/v1/check", json={"text": f"{true} [1] {invented}"}, timeout=120).json()
+    supported, made_up = body["sentences"]
+    assert supported["status"] == "supported", body
+    assert supported["text"] == f"{true} [1]"
+    [card] = supported["cards"]
+    assert card["card_id"] == "billing-failed-payment-e4012" and card["quotable_to_customer"] is True
+    assert card["verifier"] == "minh.nguyen@orbita.example" and card["verified_until"].startswith("2027-05-09")
+    e4012 = card_body(SAMPLE_KB / "billing" / "billing-failed-payment-e4012.md")
+    assert card["evidence"]  # the card's own words, sentence by sentence
+    assert all(part in e4012 for words in card["evidence"] for part in split_sentences(words))
+    assert made_up["status"] in {"not_supported", "not_covered"}, body
+    assert body["summary"]["supported"] == 1 and body["summary"]["quotable"] is False
+
+
+def test_check_over_http_keeps_the_visibility_rules_of_ask(server: str) -> None:
+    sentence = "Support agents may approve refunds up to USD 200 per workspace without further approval."
+    public = httpx.post(f"{server}/v1/check", json={"text": sentence}, timeout=120).json()
+    assert public["sentences"][0]["status"] == "not_covered"
+    assert "billing-refund-approval-limits" not in json.dumps(public)
+    finance = httpx.post(f"{server}/v1/check", json={"text": sentence, "groups": ["finance"]}, timeout=120).json()
+    assert finance["sentences"][0]["status"] == "supported", finance
+    assert finance["sentences"][0]["cards"][0]["card_id"] == "billing-refund-approval-limits"
+    internal = (
+        "Support agents may send an Enterprise customer a goodwill replacement Orbita Hub without waiting for the "
+        "customer's defective unit to arrive at the warehouse."
+    )
+    noted = httpx.post(f"{server}/v1/check", json={"text": internal}, timeout=120).json()
+    [note] = noted["sentences"]
+    assert note["status"] == "supported", noted
+    assert note["cards"][0]["internal_only"] is True and note["quotable_to_customer"] is False
+    unverified = "The Orbita Hub battery typically lasts 3 years under normal use."  # an unverified card's words
+    refused = httpx.post(f"{server}/v1/check", json={"text": unverified}, timeout=120).json()
+    assert refused["sentences"][0]["status"] == "not_covered"
+    assert "shipping-hub-battery-replacement" not in json.dumps(refused)
 
 
 INTERNAL_NOTE = SAMPLE_KB / "shipping" / "shipping-rma-goodwill-replacement.md"

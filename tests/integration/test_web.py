@@ -281,6 +281,56 @@ def test_a_request_a_human_must_decide_shows_the_holding_reply_and_whom_to_ask(s
     expect(draft.locator('li.card[data-card-id="shipping-hub-battery-replacement"] .badge.unverified')).to_be_visible()
 
 
+def test_a_reply_is_checked_sentence_by_sentence(session: Session, shots: Path) -> None:
+    page = session.open()
+    page.get_by_role("tab", name="Check my reply").click()
+    expect(page.get_by_label("Your reply")).to_be_focused()
+    page.get_by_role("button", name="Check reply").click()
+    expect(page.locator("#check-result [role=alert]")).to_have_text("Paste your reply first.")
+    reply = (
+        "Error E-4012 means the payment was declined by the customer's card issuer. [1] "
+        "Every customer gets a free Orbita Hub with their next invoice. "
+        "Support agents may send an Enterprise customer a goodwill replacement Orbita Hub without waiting for the "
+        "customer's defective unit to arrive at the warehouse. "
+        'Reply <img src=x onerror="document.title=1"> soon.'
+    )
+    page.get_by_label("Your reply").fill(reply)
+    page.get_by_label("Your reply").press("Control+Enter")
+    check = page.locator("#check-result article.check")
+    expect(check).to_be_visible(timeout=WAIT_MS)
+    sentences = check.locator("li.sentence")
+    expect(sentences).to_have_count(4)
+    expect(check.get_by_role("heading", level=2)).to_have_text("2 of 4 sentences supported by verified cards")
+
+    true = sentences.nth(0)
+    expect(true).to_have_attribute("data-status", "supported")
+    expect(true.locator(".badges").first).to_have_text("Supported")  # words and an icon, not only a colour
+    card = true.locator('li.card[data-card-id="billing-failed-payment-e4012"]')
+    expect(card.locator(".card-title a")).to_have_text("Failed card payments and error E-4012")
+    expect(card.locator(".badge.verified")).to_have_text("Verified until 9 May 2027")
+    expect(card.locator("blockquote.evidence")).not_to_have_count(0)  # the card's own words
+    expect(card.locator(".badge.internal")).to_have_count(0)
+
+    invented = sentences.nth(1)
+    expect(invented).not_to_have_attribute("data-status", "supported")
+    expect(invented.locator(".why")).not_to_be_empty()
+
+    internal = sentences.nth(2)
+    expect(internal).to_have_attribute("data-status", "supported", timeout=WAIT_MS)
+    expect(internal.locator(".badges").first).to_contain_text("Internal only: not for the customer")
+    expect(
+        internal.locator('li.card[data-card-id="shipping-rma-goodwill-replacement"] .badge.internal')
+    ).to_be_visible()
+
+    markup = sentences.nth(3)  # the reply's text is shown as text, never parsed as HTML
+    expect(markup.locator(".sentence-text")).to_have_text('Reply <img src=x onerror="document.title=1"> soon.')
+    expect(check.locator("img")).to_have_count(0)
+    assert page.title() != "1"
+    page.screenshot(path=shots / "check.png", full_page=True)
+    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    no_horizontal_scroll(page)
+
+
 def test_thumbs_up_is_stored_with_what_was_rated(session: Session, server: str) -> None:
     page = session.open()
     ask(page, "What does error E-4012 mean?")

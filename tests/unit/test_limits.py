@@ -26,7 +26,7 @@ from api.app import catalog_for, create_app, runtime_lifespan
 from api.key_gate import Need, route_need
 from api.limits import RequestLimitMiddleware
 from api.mcp_tools import build_mcp_server, fixed_asker
-from api.routes import ask, cards, feedback, health
+from api.routes import ask, cards, check, feedback, health
 from rag.cards import MAX_BODY_CHARS
 from rag.errors import ErrorCode, VerityError
 from rag.extractive import ExtractivePolicy
@@ -247,7 +247,7 @@ def test_once_the_body_is_in_waiting_for_a_disconnect_has_no_deadline() -> None:
 # ---- keys before the body
 
 
-BODY_READS = ["/v1/ask", "/v1/search", "/v1/reply-drafts", "/v1/feedback"]
+BODY_READS = ["/v1/ask", "/v1/search", "/v1/reply-drafts", "/v1/check", "/v1/feedback"]
 MALFORMED = [b'{"question": ']
 
 
@@ -319,7 +319,8 @@ def test_a_refusal_without_a_body_keeps_the_connection(world: World) -> None:
 
 
 def test_what_each_route_needs_comes_from_its_own_dependencies() -> None:
-    routes = [r for router in (ask.router, cards.router, feedback.router, health.router) for r in router.routes]
+    routers = (ask.router, cards.router, check.router, feedback.router, health.router)
+    routes = [r for router in routers for r in router.routes]
     needs = {(m, r.path): route_need(r) for r in routes if isinstance(r, APIRoute) for m in r.methods or ()}
     writes = {k for k, need in needs.items() if need is Need.WRITE_KEY}
     reads = {k for k, need in needs.items() if need is Need.READ_KEY}
@@ -334,6 +335,7 @@ def test_what_each_route_needs_comes_from_its_own_dependencies() -> None:
         ("POST", "/v1/ask"),
         ("POST", "/v1/search"),
         ("POST", "/v1/reply-drafts"),
+        ("POST", "/v1/check"),
         ("POST", "/v1/feedback"),
         ("GET", "/v1/cards"),
         ("GET", "/v1/cards/{card_id}"),
@@ -385,7 +387,8 @@ def test_a_refused_question_is_never_embedded() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "field"), [("/v1/ask", "question"), ("/v1/search", "query"), ("/v1/reply-drafts", "message")]
+    ("path", "field"),
+    [("/v1/ask", "question"), ("/v1/search", "query"), ("/v1/reply-drafts", "message"), ("/v1/check", "text")],
 )
 def test_every_http_entry_point_applies_the_token_limit(world: World, path: str, field: str) -> None:
     with TestClient(app_of(world, max_question_tokens=12, max_message_tokens=12)) as client:
@@ -402,6 +405,7 @@ def test_every_http_entry_point_applies_the_token_limit(world: World, path: str,
         ("ask", {"question": LONG_QUESTION}),
         ("search", {"query": LONG_QUESTION}),
         ("draft_reply", {"message": LONG_QUESTION}),
+        ("check_reply", {"text": LONG_QUESTION}),
     ],
 )
 def test_every_mcp_tool_applies_the_token_limit(world: World, tool: str, arguments: dict[str, Any]) -> None:

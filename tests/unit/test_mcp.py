@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from api.app import catalog_for, create_app, runtime_lifespan
 from api.mcp_tools import build_mcp_server, fixed_asker
-from api.schemas import AskPublic, CardPublic, DraftPublic, SearchPublic
+from api.schemas import AskPublic, CardPublic, CheckPublic, DraftPublic, SearchPublic
 from rag.factory import Runtime
 from rag.settings import Settings
 from rag.types import Asker
@@ -28,6 +28,7 @@ from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 
 REFUND_QUESTION = "Can Pro Annual plans be refunded within 30 days?"
 CHARGEBACK_QUESTION = "Within how many days does finance answer chargeback disputes?"
+CHARGEBACK_SENTENCE = "Finance answers chargeback disputes within seven days."
 INTERNAL = make_card(
     id="internal",
     title="Escalation contacts",
@@ -90,6 +91,10 @@ def test_tools_are_listed_with_what_an_agent_must_know(world: World) -> None:
                 assert code in description, (name, code)
         assert "cited" in (tools["ask"].description or "")
         assert "internal_only" in (tools["draft_reply"].description or "")
+        check = tools["check_reply"].description or ""
+        for word in ("supported", "not_supported", "not_covered", "internal_only", "quotable"):
+            assert word in check, word
+        assert "groups" not in tools["check_reply"].input_schema["properties"]
         assert "groups" not in tools["ask"].input_schema["properties"]  # the transport says who asks
 
     in_process(world, frozenset(), session)
@@ -155,6 +160,26 @@ def test_draft_reply_leaves_internal_notes_out(world: World) -> None:
     in_process(world, frozenset(), session)
 
 
+def test_check_reply_judges_each_sentence_and_marks_internal_notes(world: World) -> None:
+    refund = "Pro Annual plans can be refunded in full within 30 days of purchase."
+    note = "Escalations after midnight go to the duty manager on the internal bridge line."
+    reply = f"{refund} [2] Pro Annual plans can be refunded in full within 45 days of purchase. {note} Hi there!"
+
+    async def session(client: Client) -> None:
+        checked = CheckPublic.model_validate(structured(await client.call_tool("check_reply", {"text": reply})))
+        assert [s.status for s in checked.sentences] == ["supported", "not_supported", "supported", "not_covered"]
+        assert checked.sentences[0].cards[0].card_id == "refund"
+        assert refund in checked.sentences[0].cards[0].evidence[0]
+        assert checked.sentences[1].reason == "unsupported_fact"
+        internal = checked.sentences[2]
+        assert internal.cards[0].internal_only and not internal.quotable_to_customer
+        assert not checked.summary.quotable
+        empty = await client.call_tool("check_reply", {"text": "[1]"})
+        assert empty.is_error and "no sentence to check" in text(empty)
+
+    in_process(world, frozenset(), session)
+
+
 def test_a_hidden_card_is_answered_exactly_like_a_missing_one(world: World) -> None:
     async def session(client: Client) -> None:
         card = CardPublic.model_validate(structured(await client.call_tool("get_card", {"card_id": "refund"})))
@@ -201,16 +226,19 @@ def _visibility(expect_visible: bool) -> Session:
         asked = structured(await client.call_tool("ask", {"question": CHARGEBACK_QUESTION}))
         searched = structured(await client.call_tool("search", {"query": "finance chargeback disputes"}))
         drafted = structured(await client.call_tool("draft_reply", {"message": CHARGEBACK_QUESTION}))
+        checked = structured(await client.call_tool("check_reply", {"text": CHARGEBACK_SENTENCE}))
         card = await client.call_tool("get_card", {"card_id": "chargeback"})
         if expect_visible:
             assert asked["outcome"] == "answered" and asked["citations"][0]["card_id"] == "chargeback"
             assert searched["results"][0]["card_id"] == "chargeback"
             assert drafted["outcome"] == "drafted" and drafted["cards"][0]["card_id"] == "chargeback"
             assert structured(card)["card"]["id"] == "chargeback"
+            assert checked["sentences"][0]["cards"][0]["card_id"] == "chargeback"
         else:
             assert asked["refusal"]["reason"] == "no_evidence"
             assert drafted["needs_human"]["reason"] == "no_evidence"
-            for seen in (asked, searched, drafted):  # not its id, title or text
+            assert checked["sentences"][0]["status"] == "not_covered"
+            for seen in (asked, searched, drafted, checked):  # not its id, title or text
                 for trace in ('"chargeback"', "Chargeback handling", "bank notice"):
                     assert trace not in json.dumps(seen)
             assert card.is_error and text(card).endswith("no card 'chargeback'")
