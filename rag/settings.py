@@ -110,7 +110,9 @@ class Settings(BaseSettings):
         400, description="Evidence tokens per card in the prompt."
     )
     guard_support: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        0.82, description="Citation guard: least cosine between a sentence and the evidence it cites."
+        0.86,
+        description="Citation guard: least cosine between a sentence and the best window (sentence, pair, "
+        "clause) of the evidence it cites.",
     )
     chunk_size: Annotated[int, Field(ge=32, le=2048)] = Field(
         256, description="Chunk size in cl100k tokens, title included."
