@@ -47,7 +47,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.sources import read_source
     from rag.embedders import build_embedder
     from rag.factory import open_index
-    from rag.languages import LanguageIdentifier
+    from rag.languages import shared_identifier
 
     source = Path(args.path)
     embedder = build_embedder(settings)
@@ -57,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         embedder,
         Chunker(settings.chunk_size, settings.chunk_overlap),
         settings.embed_batch_size,
-        LanguageIdentifier().detect,
+        shared_identifier(),
     )
     console = Console(stderr=True)
     total = estimate_cards(source) if source.exists() else None

@@ -13,7 +13,7 @@ from rag.embedders import build_embedder
 from rag.extractive import ExtractivePolicy
 from rag.generative import UnsupportedPolicy
 from rag.guard import GuardPolicy
-from rag.languages import LanguageIdentifier
+from rag.languages import shared_identifier
 from rag.limits import limited
 from rag.ports import CardIndex, ChatModel, Embedder, LanguageDetector
 from rag.reference import reference_for
@@ -107,7 +107,7 @@ def build_runtime(
     embedder = embedder or build_embedder(settings)
     index = open_index(settings, embedder)
     clock = clock or clock_from(settings)
-    languages = LanguageIdentifier().detect
+    languages = shared_identifier()
     calibration = calibration or build_calibration(settings, embedder, languages)
     policy = ask_policy(settings, calibration.judge.model)
     verity = Verity(index, limited(embedder, settings), clock, policy, chat or build_chat(settings), calibration)

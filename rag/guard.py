@@ -39,10 +39,10 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
 
 import numpy as np
 
+from rag.languages import shared_identifier
 from rag.lexical import identifiers
 from rag.names import found_in, name_words, words
 from rag.polarity import Polarity
@@ -58,8 +58,9 @@ _NOT_AN_IDENTIFIER = re.compile(r"\d+(?:[.,]\d+)*-?[^\W\d_]{1,3}|[\d.,\-–/]+")
 ANSWER_WORDS = frozenset(
     {"yes", "no", "sim", "não", "nao", "có", "không", "так", "ні", "evet", "hayır", "ja", "nein", "sí", "да", "нет"}
 )
-_ANSWER_WORD = re.compile(r"(?i)\s*(?:" + "|".join(sorted(ANSWER_WORDS, key=len, reverse=True)) + r")\s*[.!,;:]?\s*")
-_LEADING_ANSWER = re.compile(r"(?i)^\s*(?:" + "|".join(sorted(ANSWER_WORDS, key=len, reverse=True)) + r")\s*[.!,;:]\s*")
+_ANSWERS = "|".join(sorted(ANSWER_WORDS, key=len, reverse=True))
+_ANSWER_WORD = re.compile(rf"(?i)\s*(?:{_ANSWERS})\s*[.!,;:]?\s*")  # "No." alone
+_LEADING_ANSWER = re.compile(rf"(?i)^\s*(?:{_ANSWERS})\s*[.!,;:]\s*")  # "No. ..." opening a claim
 
 
 class GuardProblem(StrEnum):
@@ -227,7 +228,7 @@ class Guard:
     ) -> None:
         self._embedder = embedder
         self.policy = policy or GuardPolicy()
-        self._identify = identify or default_identifier()
+        self._identify = identify or shared_identifier()
         self._polarity = Polarity(self._identify)
 
     def prepare(self, evidence: Sequence[GuardEvidence]) -> PreparedEvidence:
@@ -362,10 +363,3 @@ def _embed(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     """Sentences compared with sentences: both sides embedded the same way (as queries), so a translation
     of a sentence scores as high as the sentence itself would."""
     return embedder.embed_queries(list(texts)) if texts else np.zeros((0, embedder.dim), np.float32)
-
-
-@cache
-def default_identifier() -> Callable[[str], str | None]:
-    from rag.languages import LanguageIdentifier
-
-    return LanguageIdentifier().detect

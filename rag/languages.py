@@ -9,8 +9,10 @@ languages (the reference corpus of the bundled language centroids, rag/reference
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from rag.cards import Card
+from rag.ports import LanguageDetector
 
 LANGUAGE_SAMPLE_CHARS = 2_000  # of a card's title and body: enough for the detector, bounded for huge cards
 
@@ -101,3 +103,10 @@ def card_language(card: Card, detect: Callable[[str], str | None] | None) -> str
     if own is not None or detect is None:
         return own
     return detect(f"{card.title}\n{card.body}"[:LANGUAGE_SAMPLE_CHARS])
+
+
+@cache
+def shared_identifier() -> LanguageDetector:
+    """One language identifier per process (its model is loaded once): the service's calibration, the
+    citation guard and the command line all use it."""
+    return LanguageIdentifier().detect
