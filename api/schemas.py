@@ -11,6 +11,7 @@ from rag.cards import GROUP_PATTERN, JSON_INTEGER, NOT_BLANK, Card
 from rag.catalog import CardView, CollectionTrust
 from rag.checking import CheckedCard, CheckResult, SentenceCheck
 from rag.drafts import Draft, HumanDecision
+from rag.guard import GuardProblem
 from rag.ports import WriteOutcome
 from rag.trust import TrustStatus, epoch_to_datetime
 from rag.types import AskResult, Candidate, Citation, RefusalReason, SearchResult
@@ -110,7 +111,7 @@ class RefusalPublic(BaseModel):
 class DroppedPublic(BaseModel):
     text: str = Field(description="A generated sentence the citation guard rejected; never part of the answer.")
     problem: str = Field(
-        description="no_citation, unknown_citation, unsupported_fact, unsupported, negation_mismatch or wrong_citation."
+        description=f"The citation guard's code: {', '.join(p.value for p in GuardProblem)}. New codes may be added."
     )
     detail: str
 

