@@ -2,8 +2,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.guru import html_to_markdown, parse_guru
 from ingest.sources import CardFailure, ParsedCard, SourceItem, read_source
+from ingest.sources.guru import html_to_markdown, parse_guru
 from rag.cards import Card, CardState
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "guru"

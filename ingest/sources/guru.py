@@ -15,7 +15,7 @@ from urllib.parse import quote
 from bs4 import BeautifulSoup, Tag
 from markdownify import ATX, STRIP, MarkdownConverter
 
-from ingest.sources import CardFailure, Location, ParsedCard, SourceItem, _read_text, _validate
+from ingest.sources.common import CardFailure, Location, ParsedCard, SourceItem, read_text, validate
 from rag.cards import Card, CardState
 
 GURU_CARD_URL = "https://app.getguru.com/card/"
@@ -48,7 +48,7 @@ _Object = Mapping[str, object]
 
 def read_guru(path: Path) -> Iterator[SourceItem]:
     """Cards of a Guru export file (`*.guru.json` or `*.guru.jsonl`)."""
-    text = _read_text(path)
+    text = read_text(path)
     if isinstance(text, CardFailure):
         yield text
         return
@@ -138,7 +138,7 @@ def _card_item(value: object, location: Location) -> SourceItem:
     guru_id = guru.get("id")
     card_id = guru_id if isinstance(guru_id, str) else None
     raw, problems = _card_input(guru)
-    card = _validate(raw)
+    card = validate(raw)
     if isinstance(card, Card) and not problems:
         return ParsedCard(card, location)
     messages = list(problems.values())
