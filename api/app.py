@@ -15,9 +15,9 @@ from api.errors import install_error_handlers
 from api.limits import install_limits
 from api.openapi import describe_problems
 from api.routes import ask, cards, check, health
-from ingest.pipeline import IngestWriter, ingestor_for
+from ingest.pipeline import IngestWriter
 from rag.catalog import Catalog
-from rag.factory import Runtime, build_runtime
+from rag.factory import Runtime, build_runtime, ingestor_for
 from rag.settings import Settings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

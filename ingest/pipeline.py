@@ -19,7 +19,6 @@ import numpy as np
 from ingest.chunking import Chunker
 from ingest.sources import CardFailure, Location, ParsedCard, SourceItem
 from rag.cards import Card
-from rag.factory import Runtime
 from rag.languages import card_language
 from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord, LanguageDetector, Replacement, WriteOutcome
 from rag.tokens import count_tokens
@@ -199,18 +198,6 @@ class Ingestor:
             for i in range(0, len(texts), self._embed_batch_size)
         ]
         return np.concatenate(parts) if parts else np.zeros((0, self._embedder.dim), dtype=np.float32)
-
-
-def ingestor_for(runtime: Runtime) -> Ingestor:
-    """The ingest pipeline over a runtime's store and embedder, as its settings say."""
-    settings = runtime.settings
-    return Ingestor(
-        runtime.index,
-        runtime.embedder,
-        Chunker(settings.chunk_size, settings.chunk_overlap),
-        settings.embed_batch_size,
-        runtime.languages,
-    )
 
 
 class IngestWriter:

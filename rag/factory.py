@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC
 
+from ingest.chunking import Chunker
+from ingest.pipeline import Ingestor
 from rag.chroma_index import ChromaCardIndex, build_client
 from rag.clock import Clock, FixedClock, SystemClock
 from rag.decision import DecisionModel, Judge, Scale
@@ -75,6 +77,33 @@ def open_index(settings: Settings, embedder: Embedder) -> ChromaCardIndex:
     return ChromaCardIndex(
         build_client(settings), settings.collection, embedder.name, embedder.dim, timeout_s=settings.store_timeout_s
     )
+
+
+def no_language_detection(text: str) -> str | None:
+    """A LanguageDetector that never tells: cards that state no `language` are stored without one."""
+    return None
+
+
+def build_ingestor(
+    settings: Settings, index: CardIndex, embedder: Embedder, languages: LanguageDetector | None = None
+) -> Ingestor:
+    """The ingest pipeline as `verity ingest` runs it: chunk size, overlap and embedding batch from `settings`,
+    the language of cards that state none detected by `languages` (default: the process's shared identifier;
+    `no_language_detection` to store such cards without a language)."""
+    return Ingestor(
+        index,
+        embedder,
+        Chunker(settings.chunk_size, settings.chunk_overlap),
+        settings.embed_batch_size,
+        shared_identifier() if languages is None else languages,
+    )
+
+
+def ingestor_for(runtime: Runtime) -> Ingestor:
+    """The ingest pipeline over a runtime's store and embedder, as its settings say; a runtime without a
+    language detector (tests' runtimes) detects none."""
+    languages = no_language_detection if runtime.languages is None else runtime.languages
+    return build_ingestor(runtime.settings, runtime.index, runtime.embedder, languages)
 
 
 def clock_from(settings: Settings) -> Clock:

@@ -68,15 +68,13 @@ def _finish(
 
 
 def _ingest(kb: Path, settings: Settings, embedder: Embedder) -> None:
-    from ingest.chunking import Chunker
-    from ingest.pipeline import Ingestor
     from ingest.sources import read_source
-    from rag.factory import open_index
+    from rag.factory import build_ingestor, open_index
 
     if not kb.exists():
         raise EvalError(f"no knowledge base at {kb}")
     index = open_index(settings, embedder)
-    report = Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(read_source(kb))
+    report = build_ingestor(settings, index, embedder).run(read_source(kb))
     if not report.ok:
         raise EvalError(f"{kb}: {len(report.failed)} cards failed to ingest, first: {report.failed[0]}")
 

