@@ -74,8 +74,8 @@ def facts_of(card: Card, version: CardVersion, language: str | None = None) -> C
         title=card.title,
         collection=card.collection,
         url=card.url,
-        owner=card.owner,
-        verifier=card.verifier,
+        owner=card.owner or None,  # the store keeps no empty text (as the Chroma adapter)
+        verifier=card.verifier or None,
         state=card.state,
         verified_at=card.verified_at,
         verified_until_epoch=until_epoch(card.state, card.verified_at, card.verified_until),
@@ -94,14 +94,10 @@ class InMemoryCardIndex:
         self.records: dict[str, tuple[IndexRecord, Vectors, CardFacts]] = {}
         self.queries: list[Scope] = []
         self.cards: dict[str, Card] = {}
+        self.versions: dict[str, CardVersion] = {}  # of each stored card, records or not
 
     def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
-        wanted = set(card_ids) & set(self.cards)
-        return {
-            facts.card_id: CardVersion(facts.content_hash, facts.meta_hash)
-            for _, _, facts in self.records.values()
-            if facts.card_id in wanted
-        }
+        return {card_id: self.versions[card_id] for card_id in card_ids if card_id in self.versions}
 
     def replace_card(
         self,
@@ -111,13 +107,16 @@ class InMemoryCardIndex:
         vectors: Vectors,
         language: str | None = None,
     ) -> None:
+        if len(records) != len(vectors):
+            raise ValueError("one vector per record")
         facts = facts_of(card, version, language)
         self.cards[card.id] = card
+        self.versions[card.id] = version
+        new_ids = {record.record_id for record in records}
+        for rid in [r for r, (_, _, f) in self.records.items() if f.card_id == card.id and r not in new_ids]:
+            del self.records[rid]  # every record of an older version, as the Chroma adapter retires them
         for record, vector in zip(records, vectors, strict=True):
             self.records[record.record_id] = (record, vector, facts)
-        for rid in [r for r, (_, _, f) in self.records.items() if f.card_id == card.id]:
-            if self.records[rid][2].content_hash != version.content_hash:
-                del self.records[rid]
 
     def all_card_versions(self) -> dict[str, CardVersion]:
         return dict(self.card_versions(list(self.cards)))
@@ -126,18 +125,24 @@ class InMemoryCardIndex:
         return set()  # writes here are instantaneous: nothing is ever left half-done
 
     def replace_cards(self, replacements: Sequence[Replacement]) -> None:
+        if any(len(item.records) != len(item.vectors) for item in replacements):
+            raise ValueError("one vector per record")  # before any write: no card of the batch is stored
         for item in replacements:
             self.replace_card(item.card, item.version, item.records, item.vectors, item.language)
 
     def update_card_facts(self, card: Card, version: CardVersion, language: str | None = None) -> None:
+        if card.id not in self.versions:
+            return  # not stored: nothing to update (the Chroma adapter finds no records to change)
         facts = facts_of(card, version, language)
         self.cards[card.id] = card
+        self.versions[card.id] = version
         for rid, (record, vector, old) in list(self.records.items()):
             if old.card_id == card.id:
                 self.records[rid] = (record, vector, facts)
 
     def delete_card(self, card_id: str) -> None:
         self.cards.pop(card_id, None)
+        self.versions.pop(card_id, None)
         for rid in [r for r, (_, _, f) in self.records.items() if f.card_id == card_id]:
             del self.records[rid]
 
@@ -159,7 +164,7 @@ class InMemoryCardIndex:
         return LexicalIndex([rid for rid, _ in chunks], [text for _, text in chunks])
 
     def get_records(self, record_ids: Sequence[str], scope: Scope) -> list[StoredHit]:
-        found = [self.records[rid] for rid in record_ids if rid in self.records]
+        found = [self.records[rid] for rid in dict.fromkeys(record_ids) if rid in self.records]
         return [
             StoredHit(record.record_id, record.kind, record.document, 0.0, facts, vec)
             for record, vec, facts in found
