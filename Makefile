@@ -54,7 +54,7 @@ lint: install
 	$(BIN)/mypy
 
 test-unit: install
-	$(BIN)/python -m pytest tests/unit -q
+	$(BIN)/python -m pytest tests/unit tests/contract -q
 
 test-integration: system-deps install llm-tier
 	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/integration -q
