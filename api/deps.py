@@ -106,6 +106,5 @@ def get_caller(
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 VerityDep = Annotated[Verity, Depends(get_verity)]
-AskerResolverDep = Annotated[AskerResolver, Depends(get_asker_resolver)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]

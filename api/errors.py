@@ -18,7 +18,6 @@ log = logging.getLogger("verity.api")
 
 STATUS_OF = {
     ErrorCode.INVALID_REQUEST: 422,
-    ErrorCode.INVALID_CARD: 422,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.UNAUTHORIZED: 401,

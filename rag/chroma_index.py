@@ -122,8 +122,6 @@ def scope_filter(scope: Scope) -> dict[str, Any]:
         clauses += [{"state": CardState.VERIFIED.value}, {"verified_until": {"$gt": scope.now_epoch}}]
     elif scope.trust is TrustFilter.UNTRUSTED:
         clauses.append({"$or": [{"state": CardState.UNVERIFIED.value}, {"verified_until": {"$lte": scope.now_epoch}}]})
-    if scope.card_ids is not None:
-        clauses.append({"card_id": {"$in": list(scope.card_ids)}})
     return {"$and": clauses}
 
 
@@ -145,9 +143,7 @@ def scope_admits(meta: Mapping[str, Any], scope: Scope) -> bool:
         return False
     if scope.trust is TrustFilter.TRUSTED and not (state == CardState.VERIFIED.value and until > scope.now_epoch):
         return False
-    if scope.trust is TrustFilter.UNTRUSTED and not (state == CardState.UNVERIFIED.value or until <= scope.now_epoch):
-        return False
-    return scope.card_ids is None or meta.get("card_id") in scope.card_ids
+    return scope.trust is not TrustFilter.UNTRUSTED or state == CardState.UNVERIFIED.value or until <= scope.now_epoch
 
 
 class StoreCalls:

@@ -7,7 +7,6 @@ from enum import StrEnum
 
 class ErrorCode(StrEnum):
     INVALID_REQUEST = "invalid_request"
-    INVALID_CARD = "invalid_card"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     UNAUTHORIZED = "unauthorized"

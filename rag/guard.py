@@ -115,7 +115,6 @@ class GuardPolicy:
     clause_threshold: float = 0.82  # each clause of a sentence with several, against the cited evidence
     check_names: bool = True  # same language: a name the cited evidence does not state fails the sentence
     word_coverage: float = 0.75  # same language: share of the sentence's words the evidence must hold
-    check_negation: bool = True
 
 
 def split_claims(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
@@ -355,7 +354,7 @@ class Guard:
             return verdict(GuardProblem.UNSUPPORTED_CLAUSE, f"the cited evidence does not say {s.clause_text!r}")
         if s.coverage is not None and s.coverage < policy.word_coverage:
             return verdict(GuardProblem.UNSUPPORTED_WORDS, "most of its words are not in the cited evidence")
-        if policy.check_negation and s.polarity is not None and (s.polarity[0] > 0) != (s.polarity[1] > 0):
+        if s.polarity is not None and (s.polarity[0] > 0) != (s.polarity[1] > 0):
             negated = "the claim is negated, the evidence is not" if s.polarity[0] else "the evidence is negated"
             return verdict(GuardProblem.NEGATION, negated)
         return SentenceVerdict(sentence, claim, markers, None, "", s.support, (p.flat[s.best],), unchecked)

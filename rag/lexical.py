@@ -95,6 +95,3 @@ class LexicalIndex:
             for doc, score in zip(np.asarray(documents)[0], np.asarray(scores)[0], strict=True)
             if score > 0
         ]
-
-
-EMPTY = LexicalIndex([], [])

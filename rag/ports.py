@@ -67,7 +67,6 @@ class Scope:
     now_epoch: int
     trust: TrustFilter = TrustFilter.ANY
     kind: RecordKind | None = None  # None: chunks and sentences alike
-    card_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

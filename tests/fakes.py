@@ -185,9 +185,7 @@ class InMemoryCardIndex:
         trusted = facts.state is CardState.VERIFIED and facts.verified_until_epoch > scope.now_epoch
         if scope.trust is TrustFilter.TRUSTED and not trusted:
             return False
-        if scope.trust is TrustFilter.UNTRUSTED and trusted:
-            return False
-        return scope.card_ids is None or facts.card_id in scope.card_ids
+        return scope.trust is not TrustFilter.UNTRUSTED or not trusted
 
     def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
         self.queries.append(scope)

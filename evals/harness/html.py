@@ -47,7 +47,7 @@ def plot_decision_scores(report: EvalReport) -> str:
     ax.hist(answerable, bins=bins, alpha=0.65, label="should answer", color="#2a7de1")
     ax.hist(refuse, bins=bins, alpha=0.65, label="should refuse", color="#e1572a")
     ax.axvline(report.run.answer_confidence, color="black", linestyle="--", label="answer confidence bar")
-    ax.set_xlabel(f"best verified card's score ({report.run.decision_scores})")
+    ax.set_xlabel("best verified card's confidence")
     ax.set_ylabel("questions")
     ax.set_title("Decision scores")
     ax.legend(fontsize=8)
@@ -174,7 +174,7 @@ def render(report: EvalReport, gate: GateResult | None = None) -> str:
         ("target", run.target),
         ("started", run.started_at.isoformat()),
         ("duration", f"{run.seconds:.1f} s"),
-        ("threshold / margin", f"{run.answer_confidence} / {run.untrusted_margin} ({run.decision_scores} scores)"),
+        ("threshold / margin", f"{run.answer_confidence} / {run.untrusted_margin} (confidence)"),
         ("LLM judge", run.judge or "none: ragas faithfulness not run"),
     ]
     meta_rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in meta)

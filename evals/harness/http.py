@@ -10,7 +10,7 @@ Latency is the round trip as the client sees it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -101,10 +101,6 @@ class HttpObserver:
             raise HttpEvalError(f"POST {path}: {response.status_code} {_problem(response)}")
         body: dict[str, Any] = response.json()
         return body, elapsed_ms
-
-    def observe(self, questions: Sequence[GoldenQuestion]) -> Iterator[Observation]:
-        for q in questions:
-            yield self.observe_one(q)
 
     def observe_one(self, q: GoldenQuestion) -> Observation:
         body, latency_ms = self._post("/v1/ask", {"question": q.question, "groups": q.groups})

@@ -8,7 +8,7 @@ the confidences of the trade-off curve are the ones the decision's bar is compar
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evals.golden import GoldenQuestion, ask_at, verdict_of
@@ -58,10 +58,6 @@ class InProcessObserver:
 
     def card_count(self) -> int:
         return len(self._runtime.index.card_ids())
-
-    def observe(self, questions: Sequence[GoldenQuestion]) -> Iterator[Observation]:
-        for q in questions:
-            yield self.observe_one(q)
 
     def observe_one(self, q: GoldenQuestion) -> Observation:
         verity = self._runtime.verity

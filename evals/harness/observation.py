@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from evals.golden import GoldenQuestion, Verdict
 from rag.cards import Card
@@ -55,12 +54,6 @@ class Observation:
     @property
     def question(self) -> GoldenQuestion:
         return self.verdict.question
-
-
-class CardLookup(Protocol):
-    def card(self, card_id: str, groups: Sequence[str]) -> Card | None:
-        """The card as stored, or None when it is missing or the asker may not see it."""
-        ...
 
 
 def check_citation(

@@ -70,7 +70,6 @@ class RunInfo(BaseModel):
     top_k: int
     answer_confidence: float
     untrusted_margin: float
-    decision_scores: Literal["confidence"] = "confidence"  # what the trade-off curve replays: /v1/ask's own
     judge: str | None  # "model at url" when ragas ran
     warnings: list[str]
 

@@ -24,7 +24,7 @@ def report(metrics: Metrics, rows: list[QuestionRow], sha: str = "abc") -> EvalR
     run = RunInfo(
         dataset="golden.jsonl", dataset_sha256=sha, questions=len(rows), mode="in_process", target="t",
         started_at=AS_OF, seconds=1.0, top_k=10, answer_confidence=0.28, untrusted_margin=0.02,
-        decision_scores="confidence", judge=None, warnings=[],
+        judge=None, warnings=[],
     )  # fmt: skip
     return EvalReport(run=run, metrics=metrics, tradeoff=[], questions=rows)
 

@@ -40,7 +40,7 @@ def sample_report() -> EvalReport:
     run = RunInfo(
         dataset="golden.jsonl", dataset_sha256="0" * 64, questions=2, mode="in_process", target="in process",
         started_at=AS_OF, seconds=3.0, top_k=10, answer_confidence=0.28, untrusted_margin=0.02,
-        decision_scores="confidence", judge=None, warnings=["server clock <not> frozen"],
+        judge=None, warnings=["server clock <not> frozen"],
     )  # fmt: skip
     curve = [TradeoffRow(threshold=t, answer_rate=1 - t, wrong_answer_rate=0.5 - t) for t in (0.1, 0.28, 0.45)]
     metrics = {"outcome.accuracy": 0.5, "citation.trusted_share": 0.0, "latency.p50_ms": 10.25, "latency.p95_ms": 12.4}
