@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rag.generative import INSUFFICIENT, PromptEvidence, evidence_blocks, fence
-from rag.types import Citation, DroppedSentence
+from rag.types import Citation, DroppedSentence, RefusalReason
 
 DEFAULT_LANGUAGE = "en"
 
@@ -118,10 +118,15 @@ def frame_for(language: str) -> Frame:
 class HumanDecision(StrEnum):
     """Why a draft cannot answer the customer yet: the ask refusal reasons, plus internal-only knowledge."""
 
-    NO_EVIDENCE = "no_evidence"
-    ONLY_UNVERIFIED = "only_unverified"
-    ONLY_EXPIRED = "only_expired"
+    # RefusalReason's own values (the OpenAPI document shows this docstring: it names no class)
+    NO_EVIDENCE = RefusalReason.NO_EVIDENCE.value
+    ONLY_UNVERIFIED = RefusalReason.ONLY_UNVERIFIED.value
+    ONLY_EXPIRED = RefusalReason.ONLY_EXPIRED.value
     INTERNAL_ONLY = "internal_only"
+
+    @classmethod
+    def refused(cls, reason: RefusalReason) -> HumanDecision:
+        return cls(reason.value)
 
 
 DECISIONS: dict[HumanDecision, str] = {

@@ -13,7 +13,6 @@ from rag.clock import Clock, FixedClock, SystemClock
 from rag.decision import DecisionModel, Judge, Scale
 from rag.embedders import build_embedder
 from rag.extractive import ExtractivePolicy
-from rag.generative import UnsupportedPolicy
 from rag.guard import GuardPolicy
 from rag.languages import shared_identifier
 from rag.limits import limited
@@ -47,7 +46,7 @@ def ask_policy(settings: Settings, model: DecisionModel | None = None) -> AskPol
         affinity_weight=settings.affinity_weight,
         extractive=ExtractivePolicy(max_sentences=settings.max_answer_sentences, margin=settings.sentence_margin),
         max_question_chars=settings.max_question_chars,
-        unsupported=UnsupportedPolicy(settings.llm_unsupported.value),
+        unsupported=settings.llm_unsupported,
         llm_fallback=settings.llm_on_failure is LlmFailure.EXTRACTIVE,
         tokens_per_card=settings.llm_tokens_per_card,
         guard=GuardPolicy(support_threshold=settings.guard_support),

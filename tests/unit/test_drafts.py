@@ -11,7 +11,7 @@ from rag.factory import Runtime
 from rag.generative import INSUFFICIENT
 from rag.service import Verity
 from rag.settings import Settings
-from rag.types import Asker
+from rag.types import Asker, RefusalReason
 from tests.fakes import ScriptedChat, make_card
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 
@@ -152,3 +152,8 @@ def test_over_http_a_draft_is_json_and_bad_input_a_problem(kb: World) -> None:
     for response in (empty, long_context, unknown):
         assert response.status_code == 422
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_draft_needs_a_human_for_every_refusal_reason_under_the_same_wire_value() -> None:
+    assert [HumanDecision.refused(r).value for r in RefusalReason] == [r.value for r in RefusalReason]
+    assert [d.value for d in HumanDecision] == ["no_evidence", "only_unverified", "only_expired", "internal_only"]

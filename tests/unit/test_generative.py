@@ -6,7 +6,6 @@ from rag.evidence import CardEvidence
 from rag.generative import (
     INSUFFICIENT,
     SYSTEM_PROMPT,
-    UnsupportedPolicy,
     build_messages,
     fence,
     is_insufficient,
@@ -14,6 +13,7 @@ from rag.generative import (
     prompt_evidence,
 )
 from rag.guard import Guard, GuardPolicy
+from rag.settings import LlmUnsupported
 from rag.trust import TrustStatus
 from rag.types import Evidence, RecordKind
 from tests.fakes import HashEmbedder
@@ -70,7 +70,7 @@ def test_a_token_budget_limits_each_card_but_keeps_at_least_one_piece() -> None:
 
 
 def test_faithful_sentences_are_kept_and_cite_only_their_cards() -> None:
-    judged = judge(f"{REFUND} [1]", EVIDENCE, GUARD, UnsupportedPolicy.DROP)
+    judged = judge(f"{REFUND} [1]", EVIDENCE, GUARD, LlmUnsupported.DROP)
     assert judged.answer is not None
     assert judged.answer.text == f"{REFUND} [1]"
     assert [c.card_id for c in judged.answer.citations] == ["refund"]
@@ -80,7 +80,7 @@ def test_faithful_sentences_are_kept_and_cite_only_their_cards() -> None:
 
 def test_unsupported_sentences_are_dropped_and_listed() -> None:
     reply = f"{REFUND} [1] Refunds are also paid in gold bars. [1] {BATTERY} [3] A sentence without citation."
-    judged = judge(reply, EVIDENCE, GUARD, UnsupportedPolicy.DROP)
+    judged = judge(reply, EVIDENCE, GUARD, LlmUnsupported.DROP)
     assert judged.answer is not None
     assert judged.answer.text == f"{REFUND} [1]"
     assert [d.problem for d in judged.dropped] == ["unsupported", "unknown_citation", "no_citation"]
@@ -89,21 +89,21 @@ def test_unsupported_sentences_are_dropped_and_listed() -> None:
 
 
 def test_under_refuse_any_failed_sentence_refuses_the_answer() -> None:
-    judged = judge(f"{REFUND} [1] Refunds take 45 days. [1]", EVIDENCE, GUARD, UnsupportedPolicy.REFUSE)
+    judged = judge(f"{REFUND} [1] Refunds take 45 days. [1]", EVIDENCE, GUARD, LlmUnsupported.REFUSE)
     assert judged.answer is None
     assert not judged.insufficient
     assert [d.problem for d in judged.dropped] == ["unsupported_fact"]
 
 
 def test_nothing_supported_is_no_answer() -> None:
-    judged = judge("The moon is made of cheese. [2]", EVIDENCE, GUARD, UnsupportedPolicy.DROP)
+    judged = judge("The moon is made of cheese. [2]", EVIDENCE, GUARD, LlmUnsupported.DROP)
     assert judged.answer is None
     assert len(judged.dropped) == 1
 
 
 @pytest.mark.parametrize("reply", [INSUFFICIENT, f" {INSUFFICIENT}. ", f'"{INSUFFICIENT}"', "", "   "])
 def test_the_structured_insufficient_reply_is_recognised(reply: str) -> None:
-    assert judge(reply, EVIDENCE, GUARD, UnsupportedPolicy.DROP).insufficient
+    assert judge(reply, EVIDENCE, GUARD, LlmUnsupported.DROP).insufficient
 
 
 def test_insufficient_inside_a_longer_reply_is_not_the_signal() -> None:

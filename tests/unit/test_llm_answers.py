@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from api.app import create_app, runtime_lifespan
 from rag.errors import ErrorCode, VerityError
 from rag.factory import Runtime
-from rag.generative import INSUFFICIENT, UnsupportedPolicy
+from rag.generative import INSUFFICIENT
 from rag.service import INSUFFICIENT_MESSAGE, UNSUPPORTED_MESSAGE, Verity
-from rag.settings import AnswererKind, Settings
+from rag.settings import AnswererKind, LlmUnsupported, Settings
 from rag.types import Asker, RefusalReason
 from tests.fakes import ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
@@ -24,7 +24,7 @@ INVENTED = "Refunds are also paid in gold bars to loyal customers. [1]"
 
 
 def with_chat(
-    world: World, chat: ScriptedChat, unsupported: UnsupportedPolicy = UnsupportedPolicy.DROP, fallback: bool = True
+    world: World, chat: ScriptedChat, unsupported: LlmUnsupported = LlmUnsupported.DROP, fallback: bool = True
 ) -> Verity:
     policy = replace(world.verity.policy, unsupported=unsupported, llm_fallback=fallback)
     return Verity(world.index, world.embedder, world.clock, policy, chat, world.verity.calibration)
@@ -75,7 +75,7 @@ def test_an_answer_with_nothing_supported_is_withheld_and_its_sentences_listed(k
 
 
 def test_under_refuse_one_bad_sentence_withholds_the_answer(kb: World) -> None:
-    verity = with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}"), unsupported=UnsupportedPolicy.REFUSE)
+    verity = with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}"), unsupported=LlmUnsupported.REFUSE)
     result = verity.ask(QUESTION, PUBLIC)
     assert result.answer is None
     assert result.refusal is not None

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app, runtime_lifespan
 from rag.errors import ErrorCode, VerityError
 from rag.factory import Runtime
-from rag.generative import INSUFFICIENT, ReplyGuard, UnsupportedPolicy, prompt_evidence
+from rag.generative import INSUFFICIENT, ReplyGuard, prompt_evidence
 from rag.guard import Guard, GuardPolicy
 from rag.service import DroppedEvent, ResultEvent, TextEvent, Verity
-from rag.settings import Settings
+from rag.settings import LlmUnsupported, Settings
 from rag.types import Asker, RefusalReason
 from tests.fakes import HashEmbedder, ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
@@ -67,7 +67,7 @@ def test_streamed_text_is_what_the_whole_answer_says(kb: World) -> None:
 
 def test_under_refuse_nothing_is_sent_until_the_whole_reply_passed(kb: World) -> None:
     bad = list(
-        with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}"), unsupported=UnsupportedPolicy.REFUSE).ask_stream(
+        with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
             QUESTION, PUBLIC
         )
     )
@@ -75,7 +75,7 @@ def test_under_refuse_nothing_is_sent_until_the_whole_reply_passed(kb: World) ->
     assert isinstance(bad[-1], ResultEvent)
     assert bad[-1].result.refusal is not None
     good = list(
-        with_chat(kb, ScriptedChat(f"{FAITHFUL} {FAITHFUL}"), unsupported=UnsupportedPolicy.REFUSE).ask_stream(
+        with_chat(kb, ScriptedChat(f"{FAITHFUL} {FAITHFUL}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
             QUESTION, PUBLIC
         )
     )
@@ -137,7 +137,7 @@ def test_extractive_answers_stream_their_sentences_then_the_result(kb: World) ->
 def test_a_sentence_is_judged_only_once_the_next_one_has_begun(kb: World) -> None:
     cards, _ = kb.verity.rank_cards(QUESTION, kb.embedder.embed_query(QUESTION), PUBLIC, kb.clock.now(), 5)
     replies = ReplyGuard(
-        prompt_evidence(cards[:1]), Guard(HashEmbedder(), GuardPolicy(support_threshold=0.8)), UnsupportedPolicy.DROP
+        prompt_evidence(cards[:1]), Guard(HashEmbedder(), GuardPolicy(support_threshold=0.8)), LlmUnsupported.DROP
     )
     assert replies.feed("Pro Annual plans can be refunded in full within 30 days of purchase.") == []
     assert replies.feed(" [1") == []  # a marker still arriving belongs to this sentence
@@ -198,7 +198,7 @@ def test_a_sentence_without_letters_does_not_lose_or_repeat_the_one_before(kb: W
     cards, _ = kb.verity.rank_cards(QUESTION, kb.embedder.embed_query(QUESTION), PUBLIC, kb.clock.now(), 5)
     guard = Guard(HashEmbedder(), GuardPolicy(support_threshold=0.8))
     reply = f"{FAITHFUL} 2024. {FAITHFUL} Thanks"
-    streamed = ReplyGuard(prompt_evidence(cards[:1]), guard, UnsupportedPolicy.DROP)
+    streamed = ReplyGuard(prompt_evidence(cards[:1]), guard, LlmUnsupported.DROP)
     judged_while_streaming = [v for word in reply.split(" ") for v in streamed.feed(word + " ")]
     fresh, _ = streamed.finish()
     claims = [v.claim for v in [*judged_while_streaming, *fresh]]
@@ -208,9 +208,9 @@ def test_a_sentence_without_letters_does_not_lose_or_repeat_the_one_before(kb: W
 
 def test_under_refuse_no_passed_sentence_is_reported_as_dropped(kb: World) -> None:
     events = list(
-        with_chat(
-            kb, ScriptedChat(f"{FAITHFUL} {INVENTED} {FAITHFUL}"), unsupported=UnsupportedPolicy.REFUSE
-        ).ask_stream(QUESTION, PUBLIC)
+        with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED} {FAITHFUL}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
+            QUESTION, PUBLIC
+        )
     )
     dropped = [e.dropped for e in events if isinstance(e, DroppedEvent)]
     assert [(d.text, d.problem) for d in dropped] == [(INVENTED, "unsupported")]

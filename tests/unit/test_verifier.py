@@ -10,10 +10,9 @@ from pydantic import ValidationError
 
 from rag.drafts import strip_markers
 from rag.errors import ErrorCode, VerityError
-from rag.generative import UnsupportedPolicy
 from rag.guard import Guard, GuardEvidence, GuardPolicy, GuardProblem, SentenceVerdict
 from rag.service import DroppedEvent, ResultEvent, TextEvent, Verity
-from rag.settings import GuardVerifier, Settings
+from rag.settings import GuardVerifier, LlmUnsupported, Settings
 from rag.types import Asker
 from rag.verifier import Quote, QuoteVerifier, parse_quotes, verbatim_in, verify_messages
 from tests.fakes import HashEmbedder, ScriptedChat
@@ -133,7 +132,7 @@ def quoter(quotes: dict[str, str]) -> Callable[[str], str]:
     return reply
 
 
-def verifying(world: World, quotes: dict[str, str], unsupported: UnsupportedPolicy = UnsupportedPolicy.DROP) -> Verity:
+def verifying(world: World, quotes: dict[str, str], unsupported: LlmUnsupported = LlmUnsupported.DROP) -> Verity:
     world.ingest(REFUND, BATTERY, CHARGEBACK, EXPORT)
     policy = replace(world.verity.policy, unsupported=unsupported, verify_quotes=True)
     chat = ScriptedChat(quoter(quotes))
@@ -151,7 +150,7 @@ def test_ask_keeps_only_the_sentences_the_model_quoted_verbatim(world: World) ->
 
 
 def test_under_refuse_an_unquoted_sentence_refuses_the_answer_streamed_or_not(world: World) -> None:
-    verity = verifying(world, ONLY_FAITHFUL, UnsupportedPolicy.REFUSE)
+    verity = verifying(world, ONLY_FAITHFUL, LlmUnsupported.REFUSE)
     assert verity.ask(QUESTION, PUBLIC).refusal is not None
     events = list(verity.ask_stream(QUESTION, PUBLIC))
     assert not [e for e in events if isinstance(e, TextEvent)]
