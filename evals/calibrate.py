@@ -45,6 +45,7 @@ from evals.decision_data import (
     xquad_questions,
 )
 from evals.golden import load_golden
+from evals.harness.metrics import refusal_precision_recall
 from evals.retrieval import CachingEmbedder
 from ingest.sources import Location, ParsedCard, read_source
 from rag.cards import Card
@@ -315,25 +316,22 @@ def scores(rows: Sequence[Row], model: DecisionModel | Confidences, policy: Deci
     kinds refusal precision and recall and cross-language answers, as the eval harness reports them."""
     judged = model if isinstance(model, Confidences) else Confidences.of(rows, model)
     by_kind: dict[str, list[bool]] = defaultdict(list)
-    refused: list[bool] = []  # for each refused question: should it have been?
-    should_refuse: list[bool] = []  # for each should-refuse question: was it refused?
+    outcomes: list[tuple[str, str]] = []  # (expected, decided): "answer" or a refusal
     cross: list[bool] = []
     everything: list[bool] = []
     for row, result in zip(judged.rows, judged.outcomes(policy), strict=True):
         ok = correct(row, result)
         everything.append(ok)
         by_kind[row.question.kind].append(ok)
-        if result[0] != "answer":
-            refused.append(not row.question.should_answer)
-        if not row.question.should_answer:
-            should_refuse.append(result[0] != "answer")
+        outcomes.append(("answer" if row.question.should_answer else "refuse", result[0]))
         if row.question.should_answer and row.question.cross_language:
             cross.append(ok)
     out: dict[str, Any] = {kind: _share(v) for kind, v in sorted(by_kind.items())}
     out["n"] = {kind: len(v) for kind, v in sorted(by_kind.items())}
     out["outcome_accuracy"] = _share([_share(v) for v in by_kind.values()])
-    out["refusal_precision"] = _share(refused) if refused else None
-    out["refusal_recall"] = _share(should_refuse) if should_refuse else None
+    precision, recall = refusal_precision_recall(outcomes)
+    out["refusal_precision"] = round(precision, 4) if precision is not None else None
+    out["refusal_recall"] = round(recall, 4) if recall is not None else None
     out["cross_language_answered"] = _share(cross) if cross else None
     out["all_correct"] = _share(everything)
     return out

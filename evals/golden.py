@@ -120,8 +120,6 @@ class GoldenSummary:
     questions: int
     answerable: int
     expected_card_cited: float  # share of answerable questions answered citing an expected card
-    refusal_precision: float  # of the refused, how many should have been
-    refusal_recall: float  # of those that should be refused, how many were
     refusal_reason_accuracy: float  # of the should-refuse questions, how many got exactly the expected reason
     wrong_answers: int  # answered although a refusal was expected: the costly error
     cross_language_correct: float  # share of cross-language answerable questions answered with an expected card
@@ -134,14 +132,11 @@ class GoldenSummary:
 def summarize(verdicts: Sequence[Verdict]) -> GoldenSummary:
     answerable = [v for v in verdicts if not v.should_refuse]
     should_refuse = [v for v in verdicts if v.should_refuse]
-    refused = [v for v in verdicts if v.refused]
     cross = [v for v in answerable if v.question.cross_language]
     return GoldenSummary(
         questions=len(verdicts),
         answerable=len(answerable),
         expected_card_cited=_share(sum(v.correct for v in answerable), len(answerable)),
-        refusal_precision=_share(sum(v.should_refuse for v in refused), len(refused)),
-        refusal_recall=_share(sum(v.refused for v in should_refuse), len(should_refuse)),
         refusal_reason_accuracy=_share(sum(v.correct for v in should_refuse), len(should_refuse)),
         wrong_answers=sum(not v.refused for v in should_refuse),
         cross_language_correct=_share(sum(v.correct for v in cross), len(cross)),

@@ -24,9 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
+from evals.harness.metrics import refusal_precision_recall
 from ingest.sources import Location, ParsedCard
 from rag.cards import Card
 from rag.clock import FixedClock
@@ -53,6 +55,15 @@ def xquad_dir() -> Path:
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 THRESHOLDS = [round(0.1 + 0.05 * i, 2) for i in range(18)]  # confidence bars 0.10 .. 0.95
+
+
+class CurvePoint(TypedDict):
+    threshold: float
+    answered_correctly: float
+    answered_wrong_card: float
+    should_refuse_answered: float
+    refusal_precision: float | None  # None: nothing refused at this threshold
+    refusal_recall: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +312,7 @@ def format_row(row: dict[str, object]) -> str:
     return "  ".join(parts)
 
 
-def refusal_curve(bench: Bench, doc_language: str, held_out: str = "paragraph") -> list[dict[str, float]]:
+def refusal_curve(bench: Bench, doc_language: str, held_out: str = "paragraph") -> list[CurvePoint]:
     """A KB that lacks some paragraphs; questions on them must be refused.
 
     held_out="paragraph": the odd paragraphs are left out, their article's other paragraphs stay (hard
@@ -317,22 +328,27 @@ def refusal_curve(bench: Bench, doc_language: str, held_out: str = "paragraph") 
     observations = [obs for language in bench.languages for obs in bench.pipeline_scores(verity, language)]
     inside = [(p, top, s) for p, top, s in observations if kept(p)]
     outside = [(p, top, s) for p, top, s in observations if not kept(p)]
-    curve = []
+    curve: list[CurvePoint] = []
     for threshold in sorted({*THRESHOLDS, DecisionModel.bundled().answer_confidence}):
         policy = DecisionPolicy(threshold, 0.0)  # every card is trusted here: the margin plays no part
         answered_right = sum(1 for p, top, s in inside if answers(s, None, policy) and top == f"p{p:03d}")
         answered_wrong_card = sum(1 for p, top, s in inside if answers(s, None, policy) and top != f"p{p:03d}")
         wrongly_answered = sum(1 for _, _, s in outside if answers(s, None, policy))
-        refused_right = len(outside) - wrongly_answered
-        refused = refused_right + sum(1 for _, _, s in inside if not answers(s, None, policy))
+        precision, recall = refusal_precision_recall(
+            [
+                (expected, "answer" if answers(s, None, policy) else "refuse")
+                for expected, group in (("answer", inside), ("refuse", outside))
+                for _, _, s in group
+            ]
+        )
         curve.append(
             {
                 "threshold": threshold,
                 "answered_correctly": answered_right / len(inside),
                 "answered_wrong_card": answered_wrong_card / len(inside),
                 "should_refuse_answered": wrongly_answered / len(outside),
-                "refusal_precision": refused_right / refused if refused else 1.0,
-                "refusal_recall": refused_right / len(outside),
+                "refusal_precision": precision,
+                "refusal_recall": recall,
             }
         )
     return curve
@@ -365,17 +381,20 @@ def mixed_language(bench: Bench) -> dict[str, dict[str, float]]:
     }
 
 
-def print_curve(curve: list[dict[str, float]]) -> None:
+def print_curve(curve: list[CurvePoint]) -> None:
     default = DecisionModel.bundled().answer_confidence
     for point in curve:
         mark = "  <- default" if abs(point["threshold"] - default) < 1e-9 else ""
         print(
-            "threshold {threshold:.2f}  answered correctly {answered_correctly:.3f}  wrong card "
-            "{answered_wrong_card:.3f}  should-refuse answered {should_refuse_answered:.3f}  "
-            "refusal P {refusal_precision:.3f} R {refusal_recall:.3f}".format(**point)
-            + mark,
+            f"threshold {point['threshold']:.2f}  answered correctly {point['answered_correctly']:.3f}  wrong card "
+            f"{point['answered_wrong_card']:.3f}  should-refuse answered {point['should_refuse_answered']:.3f}  "
+            f"refusal P {_shown(point['refusal_precision'])} R {_shown(point['refusal_recall'])}" + mark,
             flush=True,
         )
+
+
+def _shown(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "n/a"
 
 
 def main() -> None:

@@ -32,20 +32,33 @@ def mean(values: Iterable[float]) -> float | None:
     return sum(items) / len(items) if items else None
 
 
+def refusal_precision_recall(pairs: Sequence[tuple[str, str]]) -> tuple[float | None, float | None]:
+    """Pure: refusal precision and recall from (expected, actual) outcomes, "answer" or any refusal.
+
+    Precision = of the refused, how many should have been; recall = of those that should be refused, how
+    many were (whatever the reason). None where there is nothing to divide (nothing refused, nothing to
+    refuse). The one implementation: the harness, the golden test, evals.calibrate and evals.retrieval use it.
+    """
+    refused = [e for e, a in pairs if a != "answer"]  # what each refused question expected
+    should = [a for e, a in pairs if e != "answer"]  # what each should-refuse question got
+    precision = share(sum(1 for e in refused if e != "answer"), len(refused))
+    recall = share(sum(1 for a in should if a != "answer"), len(should))
+    return precision, recall
+
+
 def refusal_scores(pairs: Sequence[tuple[str, str]]) -> Scores:
     """Pure: refusal precision and recall, overall and per reason code, from (expected, actual) outcomes.
 
-    Overall: precision = of the refused, how many should have been; recall = of those that should be
-    refused, how many were (whatever the reason). Per reason r: precision = of refusals given as r, how
+    Overall: `refusal_precision_recall`. Per reason r: precision = of refusals given as r, how
     many expected r; recall = of the questions expecting r, how many got r. Wrong answers (answered
     although a refusal was expected) are counted apart: they are the costly error.
     """
-    refused = [(e, a) for e, a in pairs if a != "answer"]
     should = [(e, a) for e, a in pairs if e != "answer"]
     wrong = sum(1 for _, a in should if a == "answer")
+    precision, recall = refusal_precision_recall(pairs)
     scores: Scores = {
-        "refusal.precision": share(sum(1 for e, _ in refused if e != "answer"), len(refused)),
-        "refusal.recall": share(sum(1 for _, a in should if a != "answer"), len(should)),
+        "refusal.precision": precision,
+        "refusal.recall": recall,
         "refusal.wrong_answers": wrong,
         "refusal.wrong_answer_rate": share(wrong, len(should)),
         "refusal.missed_answers": sum(1 for e, a in pairs if e == "answer" and a != "answer"),

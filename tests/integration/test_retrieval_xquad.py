@@ -60,7 +60,7 @@ def test_should_refuse_trade_off_curve(bench: Bench) -> None:
     (calibrated on the support golden set) must still answer most answerable questions correctly."""
     curve = refusal_curve(bench, "en")
     for point in curve:
-        print({k: round(v, 3) for k, v in point.items()})
+        print({k: round(v, 3) if isinstance(v, float) else v for k, v in point.items()})
     refused_wrongly = [p["should_refuse_answered"] for p in curve]
     assert refused_wrongly == sorted(refused_wrongly, reverse=True)
     assert curve[-1]["should_refuse_answered"] < curve[0]["should_refuse_answered"]
@@ -80,7 +80,7 @@ def test_questions_on_topics_the_kb_lacks_are_refused(bench: Bench) -> None:
     figures on fitted data; evals/calibrate.py reports the held-out split."""
     curve = refusal_curve(bench, "en", held_out="article")
     default = next(p for p in curve if abs(p["threshold"] - DecisionModel.bundled().answer_confidence) < 1e-9)
-    print({k: round(v, 3) for k, v in default.items()})
+    print({k: round(v, 3) if isinstance(v, float) else v for k, v in default.items()})
     assert default["answered_correctly"] >= 0.65
     assert default["answered_wrong_card"] <= 0.01
     assert default["should_refuse_answered"] <= 0.02

@@ -23,6 +23,7 @@ from evals.harness.metrics import (
     question_checks,
     ratio,
     recall_at,
+    refusal_precision_recall,
     refusal_scores,
     share,
     trusted_share,
@@ -97,6 +98,15 @@ def test_refusal_scores_per_reason_and_wrong_answers_apart() -> None:
     assert s["refusal.only_unverified.recall"] == 1.0
     assert s["refusal.only_expired.precision"] is None  # never given
     assert s["refusal.only_expired.recall"] == 0.0
+
+
+def test_refusal_precision_and_recall_are_none_with_nothing_to_divide() -> None:
+    assert refusal_precision_recall([]) == (None, None)
+    assert refusal_precision_recall([("answer", "answer")]) == (None, None)  # nothing refused, nothing to refuse
+    assert refusal_precision_recall([("no_evidence", "answer")]) == (None, 0.0)
+    assert refusal_precision_recall([("answer", "only_expired")]) == (0.0, None)
+    s = refusal_scores([("answer", "answer")])
+    assert s["refusal.precision"] is None and s["refusal.recall"] is None
 
 
 def test_citation_precision_and_recall_are_id_based() -> None:
