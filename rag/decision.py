@@ -43,6 +43,7 @@ import numpy as np
 from rag.errors import ErrorCode, VerityError
 from rag.evidence import CardEvidence
 from rag.reference import Anchors
+from rag.settings import default_of
 from rag.types import RecordKind
 
 
@@ -190,7 +191,9 @@ def quotable(card: CardEvidence) -> list[int]:
 class Judge:
     """Gives every card of a ranking its confidence and each of its records theirs."""
 
-    def __init__(self, model: DecisionModel, scale: Scale | None, affinity_weight: float = 4.0) -> None:
+    def __init__(
+        self, model: DecisionModel, scale: Scale | None, affinity_weight: float = default_of("affinity_weight")
+    ) -> None:
         self.model = model
         self.scale = scale  # None: no reference centroids for this embedder (uncalibrated)
         # the floor of `lead` as a ranking score of this embedder (the model stores it in anchor steps)

@@ -28,7 +28,7 @@ def to_evidence(
     now: datetime,
     centroids: LanguageCentroids,
     query: PreparedQuery,
-    affinity_weight: float = 0.0,
+    affinity_weight: float,
 ) -> list[Evidence]:
     """Visible hits, re-scored by language-centred cosine, with their trust at `now`.
 

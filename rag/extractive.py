@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rag.evidence import CardEvidence, chunk_body
 from rag.sentences import normalise_space
+from rag.settings import default_of
 from rag.trust import TrustStatus, epoch_to_datetime
 from rag.types import Answer, AnswerSentence, Citation, Evidence, RecordKind
 
@@ -20,8 +21,8 @@ MAX_SNIPPET_CHARS = 600
 
 @dataclass(frozen=True, slots=True)
 class ExtractivePolicy:
-    max_sentences: int = 3
-    margin: float = 0.03
+    max_sentences: int = default_of("max_answer_sentences")
+    margin: float = default_of("sentence_margin")
 
 
 def select_sentences(sentences: Sequence[Evidence], policy: ExtractivePolicy) -> list[Evidence]:

@@ -48,6 +48,7 @@ from rag.names import found_in, name_words, words
 from rag.polarity import Polarity
 from rag.ports import Embedder
 from rag.sentences import split_sentences
+from rag.settings import default_of
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 # a number, also with a short suffix of letters ("1970s", "18th", "1970er", "1970-х": the number is 1970)
@@ -107,7 +108,8 @@ class SentenceVerdict:
 class GuardPolicy:
     """Thresholds chosen on the `tune` half of the planted XQuAD set (python -m evals.support_set)."""
 
-    support_threshold: float = 0.86  # the sentence against its best cited sentence (or two adjacent ones)
+    # the sentence against its best cited window (sentence, pair, clause): VERITY_GUARD_SUPPORT
+    support_threshold: float = default_of("guard_support")
     citation_margin: float = 0.04  # another evidence item this much better: wrong citation
     # one language: a faithful restatement repeats the card's words (golden: 5th percentile 0.93), an invented
     # sentence on the card's topic does not ("Every refund also includes a free month of service": 0.88)

@@ -52,7 +52,7 @@ from rag.guard import Guard, GuardEvidence, GuardPolicy, SentenceVerdict
 from rag.lexical import identifiers
 from rag.ports import CardIndex, ChatModel, Embedder, Scope, TrustFilter, Vectors
 from rag.refusals import refuse
-from rag.settings import LlmUnsupported
+from rag.settings import GuardVerifier, LlmFailure, LlmUnsupported, default_of
 from rag.trust import TrustStatus, trust_status
 from rag.types import (
     Answer,
@@ -111,21 +111,30 @@ class Calibration:
 
 @dataclass(frozen=True, slots=True)
 class AskPolicy:
-    top_k: int = 5
-    answer_confidence: float = 0.5  # the decision's bar (rag/decision.py)
-    untrusted_margin: float = 0.1  # in confidence
-    lexical_weight: float = 0.1  # 0 turns lexical retrieval off
-    lexical_saturation: float = 5.0  # BM25 score at which half of lexical_weight is added
-    exact_term_weight: float = 0.3  # added to a card that holds the question's identifiers ("E-4012"); 0: off
-    affinity_weight: float = 4.0  # ranking: weight of the language-neutral plain cosine; 0: centred cosine alone
+    """What rag/factory.py `ask_policy` builds from Settings; each default Settings holds is its field's own."""
+
+    top_k: int = default_of("top_k")
+    # the decision's bar (rag/decision.py). Settings' default (None) is the decision model's own bar, which
+    # only the factory knows; 0.5 is the bar of the tests' plain model (tests/fakes.py plain_calibration)
+    answer_confidence: float = 0.5
+    untrusted_margin: float = default_of("untrusted_margin")  # in confidence
+    lexical_weight: float = default_of("lexical_weight")  # 0 turns lexical retrieval off
+    lexical_saturation: float = default_of("lexical_saturation")  # BM25 score at which half the weight is added
+    # added to a card that holds the question's identifiers ("E-4012"); 0: off
+    exact_term_weight: float = default_of("exact_term_weight")
+    # ranking: weight of the language-neutral plain cosine; 0: centred cosine alone
+    affinity_weight: float = default_of("affinity_weight")
     record_kind: RecordKind | None = None  # what dense retrieval compares: chunks, sentences, or both (None)
     extractive: ExtractivePolicy = field(default_factory=ExtractivePolicy)
-    max_question_chars: int = 2000
-    unsupported: LlmUnsupported = LlmUnsupported.DROP  # generated sentences the guard rejects
-    llm_fallback: bool = True  # the model failed after its retries: answer extractively (False: 503)
-    tokens_per_card: int = 400  # evidence tokens per card in a model's prompt
+    max_question_chars: int = default_of("max_question_chars")
+    # generated sentences the guard rejects
+    unsupported: LlmUnsupported = default_of("llm_unsupported")  # noqa: RUF009 - an enum member: immutable
+    # the model failed after its retries: answer extractively (False: 503)
+    llm_fallback: bool = default_of("llm_on_failure") is LlmFailure.EXTRACTIVE
+    tokens_per_card: int = default_of("llm_tokens_per_card")  # evidence tokens per card in a model's prompt
     guard: GuardPolicy = field(default_factory=GuardPolicy)
-    verify_quotes: bool = False  # the chat model must quote the evidence behind kept sentences (rag/verifier.py)
+    # the chat model must quote the evidence behind kept sentences (rag/verifier.py)
+    verify_quotes: bool = default_of("guard_verifier") is GuardVerifier.MODEL
 
     @property
     def decision(self) -> DecisionPolicy:

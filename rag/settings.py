@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -275,6 +275,13 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+
+def default_of(name: str) -> Any:
+    """The default of the Settings field `name`. The core's policies (AskPolicy, ExtractivePolicy, GuardPolicy,
+    Judge) take their defaults from here, so one built without Settings (a test, an eval) ranks and answers
+    like a default deployment: a default is written once, in Settings."""
+    return Settings.model_fields[name].default
 
 
 def parse_read_keys(value: str, setting: str = "VERITY_READ_KEYS") -> dict[str, frozenset[str]]:

@@ -1,9 +1,13 @@
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from rag.errors import VerityError
+from rag.factory import ask_policy
 from rag.ports import TrustFilter
+from rag.service import AskPolicy
+from rag.settings import Settings
 from rag.trust import TrustStatus
 from rag.types import Asker, RefusalReason
 from tests.fakes import make_card
@@ -136,3 +140,9 @@ def test_bad_questions_raise_a_typed_error(world: World, question: str) -> None:
 def test_top_k_out_of_range_is_refused(world: World) -> None:
     with pytest.raises(VerityError):
         world.verity.search("refund", PUBLIC, top_k=0)
+
+
+def test_a_policy_built_without_settings_ranks_and_answers_like_the_default_settings() -> None:
+    """AskPolicy's defaults are Settings' own; only the bar differs: Settings leaves it to the decision model."""
+    defaults = ask_policy(Settings.model_construct())  # field defaults only, no environment
+    assert replace(defaults, answer_confidence=AskPolicy().answer_confidence) == AskPolicy()
