@@ -14,23 +14,36 @@ from api.deps import AskerResolver, resolver_for
 from api.errors import install_error_handlers
 from api.limits import install_limits
 from api.openapi import describe_problems
-from api.routes import ask, cards, check, health
+from api.routes import ask, cards, check, feedback, health
 from ingest.pipeline import IngestWriter
 from rag.catalog import Catalog
 from rag.factory import Runtime, build_runtime, ingestor_for
+from rag.feedback import FeedbackStore
 from rag.settings import Settings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def runtime_lifespan(build: Callable[[], Runtime], resolver: AskerResolver | None = None) -> Lifespan:
+def runtime_lifespan(
+    build: Callable[[], Runtime],
+    resolver: AskerResolver | None = None,
+    open_feedback: Callable[[Settings], FeedbackStore] = feedback.open_store,
+) -> Lifespan:
+    """The runtime, the catalog and the asker resolver for the app's life; the feedback store is opened here
+    and closed at shutdown."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build()
         app.state.runtime = runtime
         app.state.catalog = catalog_for(runtime)
         app.state.asker_resolver = resolver or resolver_for(runtime.settings)
-        yield
+        store = open_feedback(runtime.settings)
+        app.state.feedback_store = store
+        try:
+            yield
+        finally:
+            store.close()
 
     return lifespan
 
@@ -68,6 +81,7 @@ def create_app(settings: Settings | None = None, lifespan: Lifespan | None = Non
     app.include_router(ask.router)
     app.include_router(check.router)
     app.include_router(cards.router)
+    app.include_router(feedback.router)
     app.include_router(web.router)
     describe_problems(app)  # the OpenAPI document lists every problem response each route can give
     return app

@@ -1,4 +1,4 @@
-"""The web page for support people at `/`, and the feedback it sends.
+"""The web page for support people at `/` (the feedback it sends goes to api/routes/feedback.py).
 
 Plain HTML, CSS and one vanilla JS module from `api/static/` (no front-end build): the page calls the same
 REST API as any client (/v1/ask, /v1/reply-drafts, /v1/check, /v1/feedback), with the same identity rules.
@@ -17,11 +17,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
 
-from api.routes import feedback
 from rag.errors import ErrorCode, VerityError
 
 router = APIRouter()
-router.include_router(feedback.router)
 
 STATIC = files("api") / "static"
 ASSETS = {  # every file the page may load; anything else under /static/ is a 404

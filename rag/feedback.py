@@ -71,6 +71,10 @@ class FeedbackStore(Protocol):
         """Newest first, at most `limit`; `before_id` pages on from the last id of the previous page."""
         ...
 
+    def close(self) -> None:
+        """Release the store; the app's lifespan calls it at shutdown."""
+        ...
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (

@@ -1,13 +1,15 @@
 """Thumbs up / down on answers and reply drafts: stored for the feedback (gap) work, listed behind the write key.
 
-The store is opened on first use, not in the lifespan, so that an app that never takes feedback (tests over
-fakes, the MCP server) never creates the SQLite file. Tests hand in another store with
+The app's lifespan (api/app.py `runtime_lifespan`) opens the store with `open_store` at startup and closes it
+at shutdown. Tests hand in another store through `runtime_lifespan(..., open_feedback=...)` or with
 `app.dependency_overrides[get_feedback_store]`.
 """
 
 from __future__ import annotations
 
-import threading
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -30,8 +32,10 @@ from rag.feedback import (
     StoredFeedback,
     Verdict,
 )
+from rag.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
+log = logging.getLogger("verity.api")
 
 MAX_QUESTION_CHARS = 4000
 MAX_ANSWER_CHARS = 20_000
@@ -39,21 +43,39 @@ MAX_COMMENT_CHARS = 2000
 MAX_CITED_CARDS = 50
 MAX_FEEDBACK_ID = 2**63 - 1  # SQLite's largest INTEGER; a larger `before` overflowed into a 500
 
-_open_lock = threading.Lock()
-
 CardId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 REFUSED = {RatedOutcome.REFUSED, RatedOutcome.NEEDS_HUMAN}
 
 
+@dataclass(frozen=True, slots=True)
+class UnavailableFeedbackStore:
+    """A store that could not be opened: the server still serves, and each rating is that error (503)."""
+
+    error: VerityError
+
+    def add(self, feedback: NewFeedback) -> StoredFeedback:
+        raise VerityError(self.error.code, self.error.message)
+
+    def recent(self, limit: int, before_id: int | None = None) -> Sequence[StoredFeedback]:
+        raise VerityError(self.error.code, self.error.message)
+
+    def close(self) -> None:
+        return None
+
+
+def open_store(settings: Settings) -> FeedbackStore:
+    """The SQLite store beside the embedded Chroma store (VERITY_DATA_DIR/feedback.sqlite3), one per app."""
+    try:
+        return SQLiteFeedbackStore(settings.data_dir / FEEDBACK_FILE)
+    except VerityError as exc:
+        log.warning("ratings will answer 503: %s", exc.message)
+        return UnavailableFeedbackStore(exc)
+
+
 def get_feedback_store(request: Request) -> FeedbackStore:
-    """The SQLite store beside the embedded Chroma store, one per app, opened on the first rating."""
-    state = request.app.state
-    with _open_lock:
-        store: FeedbackStore | None = getattr(state, "feedback_store", None)
-        if store is None:
-            store = SQLiteFeedbackStore(state.runtime.settings.data_dir / FEEDBACK_FILE)
-            state.feedback_store = store
+    """The store the app's lifespan opened."""
+    store: FeedbackStore = request.app.state.feedback_store
     return store
 
 

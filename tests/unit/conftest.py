@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +21,14 @@ from rag.settings import Settings
 from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card, plain_calibration
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Settings() a test builds keeps its files (the feedback store an app opens at startup) in the
+    test's own folder, never in the working directory's .verity."""
+    monkeypatch.setenv("VERITY_DATA_DIR", str(tmp_path / "data"))
+
 
 REFUND = make_card(
     id="refund",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +16,7 @@ from api.deps import ReadKeyResolver
 from api.routes.feedback import MAX_COMMENT_CHARS, get_feedback_store
 from rag.clock import FixedClock
 from rag.errors import VerityError
-from rag.feedback import NewFeedback, RatedOutcome, SQLiteFeedbackStore, Verdict
+from rag.feedback import FEEDBACK_FILE, NewFeedback, RatedOutcome, SQLiteFeedbackStore, Verdict
 from rag.settings import Settings
 from tests.unit.conftest import NOW, REFUND, WRITE_KEY, World
 
@@ -263,3 +264,36 @@ def test_a_write_key_bound_to_groups_cannot_list_ratings(world: World, store: SQ
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
     assert "IBAN" not in response.text
+
+
+def test_the_app_opens_its_store_at_startup_and_closes_it_at_shutdown(world: World, store: SQLiteFeedbackStore) -> None:
+    runtime = world.runtime(Settings())
+    with TestClient(create_app(lifespan=runtime_lifespan(lambda: runtime, open_feedback=lambda _: store))) as client:
+        assert client.post("/v1/feedback", json=body()).status_code == 201
+    with pytest.raises(VerityError) as raised:
+        store.add(rating())  # closed with the app
+    assert raised.value.code.value == "store_unavailable"
+
+
+def test_by_default_the_store_is_the_sqlite_file_in_the_data_dir(world: World, tmp_path: Path) -> None:
+    runtime = world.runtime(Settings(data_dir=tmp_path / "data"))
+    with TestClient(create_app(lifespan=runtime_lifespan(lambda: runtime))) as client:
+        assert (tmp_path / "data" / FEEDBACK_FILE).is_file()
+        saved = client.post("/v1/feedback", json=body()).json()
+    reopened = SQLiteFeedbackStore(tmp_path / "data" / FEEDBACK_FILE)
+    assert [s.id for s in reopened.recent(limit=5)] == [saved["id"]]
+    reopened.close()
+
+
+def test_a_store_that_cannot_be_opened_does_not_stop_the_server(world: World, tmp_path: Path) -> None:
+    """Ratings answer 503, as when the store was opened on the first rating; everything else is served."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    runtime = world.runtime(Settings(data_dir=blocked))
+    world.ingest(REFUND)
+    with TestClient(create_app(lifespan=runtime_lifespan(lambda: runtime))) as client:
+        rated = client.post("/v1/feedback", json=body())
+        asked = client.post("/v1/ask", json={"question": "Can Pro Annual plans be refunded within 30 days?"})
+    assert rated.status_code == 503
+    assert rated.json()["code"] == "store_unavailable"
+    assert asked.status_code == 200
