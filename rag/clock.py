@@ -18,7 +18,7 @@ class SystemClock:
 
 
 class FixedClock:
-    """A clock that stays where it is put; `advance` moves it."""
+    """A clock that stays where it is put; `set` moves it."""
 
     def __init__(self, instant: datetime) -> None:
         if instant.tzinfo is None:
