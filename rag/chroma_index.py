@@ -460,7 +460,9 @@ class ChromaCardIndex:
         """These records, as far as `scope` lets the asker see them (filtered here by `scope_admits`)."""
         if not record_ids:
             return []
-        got = self._collection.get(ids=list(record_ids), include=["documents", "metadatas", "embeddings"])
+        # Chroma refuses an id asked twice (DuplicateIDError); each record comes back once
+        unique = list(dict.fromkeys(record_ids))
+        got = self._collection.get(ids=unique, include=["documents", "metadatas", "embeddings"])
         metadatas = got["metadatas"] or []
         vectors = got["embeddings"] if got["embeddings"] is not None else [None] * len(got["ids"])
         keep = [i for i, meta in enumerate(metadatas) if meta is not None and scope_admits(meta, scope)]
@@ -474,6 +476,8 @@ class ChromaCardIndex:
         )
 
     def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
+        if n_results <= 0:  # Chroma refuses n_results=0; nothing asked for is nothing found
+            return []
         result = self._collection.query(
             query_embeddings=[vector.tolist()],
             n_results=n_results,

@@ -77,7 +77,8 @@ def facts_of(card: Card, version: CardVersion, language: str | None = None) -> C
         owner=card.owner or None,  # the store keeps no empty text (as the Chroma adapter)
         verifier=card.verifier or None,
         state=card.state,
-        verified_at=card.verified_at,
+        # the store keeps the verification instant to the second (as the Chroma adapter's metadata)
+        verified_at=card.verified_at.replace(microsecond=0) if card.verified_at else None,
         verified_until_epoch=until_epoch(card.state, card.verified_at, card.verified_until),
         language=language or card.language,
         internal_only=card.internal_only,
