@@ -16,10 +16,10 @@ from api.limits import install_limits
 from api.openapi import describe_problems
 from api.routes import ask, cards, check, feedback, health
 from ingest.pipeline import IngestWriter
-from rag.catalog import Catalog
-from rag.factory import Runtime, build_runtime, ingestor_for
-from rag.feedback import FeedbackStore
-from rag.settings import Settings
+from rag.adapters.state.feedback import FeedbackStore
+from rag.bootstrap import Runtime, build_runtime, ingestor_for
+from rag.config import Settings
+from rag.services.catalog import Catalog
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 

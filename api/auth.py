@@ -18,8 +18,8 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import problem
-from rag.catalog import Writer
-from rag.errors import ErrorCode, VerityError
+from rag.domain.errors import ErrorCode, VerityError
+from rag.services.catalog import Writer
 
 
 class GroupNotHeldError(Exception):

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from api.schemas import AskPublic, CheckPublic, SearchPublic
-from rag.errors import ErrorCode, VerityError
-from rag.settings import Settings
-from rag.types import Asker
+from rag.config import Settings
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
-    from rag.service import Verity
-    from rag.store_lock import StoreLock
+    from rag.adapters.store_lock import StoreLock
+    from rag.services.ask import Verity
 
 
 def _settings() -> Settings:
@@ -27,8 +27,8 @@ def _settings() -> Settings:
 
 
 def _hold_embedded_store(settings: Settings, role: str) -> StoreLock | None:
-    """Processes that write the embedded store hold it alone (rag/store_lock.py); a Chroma server is shared."""
-    from rag.store_lock import hold_store
+    """Processes that write the embedded store hold it alone (rag/adapters/store_lock.py); a Chroma server is shared."""
+    from rag.adapters.store_lock import hold_store
 
     return hold_store(settings.data_dir, role) if settings.chroma_host is None else None
 
@@ -43,8 +43,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from api.progress import BarProgress, LogProgress
     from ingest.estimate import estimate_cards
     from ingest.sources import read_source
-    from rag.embedders import build_embedder
-    from rag.factory import build_ingestor, open_index
+    from rag.adapters.embedders import build_embedder
+    from rag.bootstrap import build_ingestor, open_index
 
     source = Path(args.path)
     embedder = build_embedder(settings)
@@ -100,7 +100,7 @@ def _format_date(value: object) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.factory import build_runtime
+    from rag.bootstrap import build_runtime
 
     runtime = build_runtime(_settings())
     result = AskPublic.of(runtime.verity.ask(args.question, Asker(groups=frozenset(args.group)), args.top_k))
@@ -124,7 +124,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from rag.factory import build_runtime
+    from rag.bootstrap import build_runtime
 
     runtime = build_runtime(_settings())
     result = SearchPublic.of(runtime.verity.search(args.query, Asker(groups=frozenset(args.group)), args.top_k))
@@ -182,7 +182,7 @@ def run_check(args: argparse.Namespace, verity: Verity, stdin: TextIO) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from rag.factory import build_runtime
+    from rag.bootstrap import build_runtime
 
     return run_check(args, build_runtime(_settings()).verity, sys.stdin)
 
@@ -204,8 +204,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_centroids(args: argparse.Namespace) -> int:
     """Reference language centroids of the configured embedder, from the bundled Tatoeba sample."""
-    from rag.embedders import build_embedder
-    from rag.reference import compute, reference_sentences
+    from rag.adapters.embedders import build_embedder
+    from rag.retrieval.reference import compute, reference_sentences
 
     settings = _settings()
     embedder = build_embedder(settings)

@@ -18,12 +18,12 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Header, Request
 
 from api.auth import GroupNotHeldError, bearer_token, key_subject, matching_key
-from rag.catalog import Catalog
-from rag.errors import ErrorCode, VerityError
-from rag.factory import Runtime
-from rag.service import Verity
-from rag.settings import Settings
-from rag.types import Asker
+from rag.bootstrap import Runtime
+from rag.config import Settings
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker
+from rag.services.ask import Verity
+from rag.services.catalog import Catalog
 
 
 @dataclass(frozen=True, slots=True)

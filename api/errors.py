@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
-from rag.errors import ErrorCode, VerityError
+from rag.domain.errors import ErrorCode, VerityError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("verity.api")

@@ -27,8 +27,8 @@ from starlette.types import Scope
 from api.auth import bearer_token, matching_key, require_writer
 from api.deps import AskerResolver, get_caller
 from api.errors import STATUS_OF, problem
-from rag.errors import ErrorCode, VerityError
-from rag.settings import Settings
+from rag.config import Settings
+from rag.domain.errors import ErrorCode, VerityError
 
 WRITE_KEY_NEEDED = "this endpoint needs a valid write key: Authorization: Bearer KEY"  # as require_writer says
 

@@ -10,7 +10,7 @@ Each refusal is problem+json; when a body would still follow, with `Connection: 
 reading it. The route then sees a client that went away, and whatever it would still send is dropped.
 
 Also here: the 429 (with Retry-After) of a question refused because every embedding slot is taken
-(rag/limits.py).
+(rag/services/limits.py).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
 from api.key_gate import key_refusal
-from rag.limits import EmbedderBusyError
-from rag.settings import Settings
+from rag.config import Settings
+from rag.services.limits import EmbedderBusyError
 
 log = logging.getLogger("verity.api")
 

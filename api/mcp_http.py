@@ -25,11 +25,11 @@ from starlette.types import Receive, Scope, Send
 
 from api.deps import AskerResolver
 from api.mcp_tools import build_mcp_server
-from rag.cards import GROUP_PATTERN
-from rag.catalog import Catalog
-from rag.errors import ErrorCode, VerityError
-from rag.factory import Runtime
-from rag.types import Asker
+from rag.bootstrap import Runtime
+from rag.domain.cards import GROUP_PATTERN
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker
+from rag.services.catalog import Catalog
 
 PATH = "/mcp"
 GROUPS_HEADER = "x-verity-groups"

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import ErrorCode, VerityError
+from rag.domain.errors import ErrorCode, VerityError
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
-    from rag.types import Asker
+    from rag.config import Settings
+    from rag.domain.types import Asker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,14 +67,14 @@ def _read_key(path: Path) -> str:
 def main(args: argparse.Namespace) -> int:
     from api.app import catalog_for
     from api.mcp_tools import build_mcp_server, fixed_asker
-    from rag.factory import build_runtime
-    from rag.settings import Settings
-    from rag.store_lock import hold_store
+    from rag.adapters.store_lock import hold_store
+    from rag.bootstrap import build_runtime
+    from rag.config import Settings
 
     settings = Settings()
     asker = stdio_asker(settings, args.group, args.key_file)
     # A process reading the embedded store fails on every query once another process wrote into its folder
-    # (rag/store_lock.py), so this long-lived reader holds the folder like `verity serve`: an ingest into it is
+    # (rag/adapters/store_lock.py), so this long-lived reader holds the folder like `verity serve`: an ingest into it is
     # refused instead. A Chroma server (VERITY_CHROMA_HOST) is shared safely and takes no lock.
     lock = hold_store(settings.data_dir, "verity mcp") if settings.chroma_host is None else None
     try:

@@ -19,11 +19,11 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from api.schemas import AskPublic, CardPublic, CheckPublic, DraftPublic, SearchPublic
-from rag.cards import ID_PATTERN
-from rag.catalog import CardView, not_found
-from rag.errors import VerityError
-from rag.service import Verity
-from rag.types import Asker
+from rag.domain.cards import ID_PATTERN
+from rag.domain.errors import VerityError
+from rag.domain.types import Asker
+from rag.services.ask import Verity
+from rag.services.catalog import CardView, not_found
 
 T = TypeVar("T")
 

@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from rag.cards import GROUP_PATTERN, JSON_INTEGER, NOT_BLANK, Card
-from rag.catalog import CardView, CollectionTrust
-from rag.checking import CheckedCard, CheckResult, SentenceCheck
-from rag.drafts import Draft, HumanDecision
-from rag.guard import GuardProblem
+from rag.answering.checking import CheckedCard, CheckResult, SentenceCheck
+from rag.answering.guard.core import GuardProblem
+from rag.domain.cards import GROUP_PATTERN, JSON_INTEGER, NOT_BLANK, Card
+from rag.domain.trust import TrustStatus, epoch_to_datetime
+from rag.domain.types import AskResult, Candidate, Citation, RefusalReason, SearchResult
 from rag.ports import WriteOutcome
-from rag.trust import TrustStatus, epoch_to_datetime
-from rag.types import AskResult, Candidate, Citation, RefusalReason, SearchResult
+from rag.services.catalog import CardView, CollectionTrust
+from rag.services.drafts import Draft, HumanDecision
 
 Group = Annotated[str, StringConstraints(pattern=GROUP_PATTERN)]
 

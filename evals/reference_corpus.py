@@ -19,8 +19,8 @@ import gzip
 import io
 from pathlib import Path
 
-from rag.languages import ISO3_TO_CODE
-from rag.reference import CORPUS, data_path
+from rag.retrieval.languages import ISO3_TO_CODE
+from rag.retrieval.reference import CORPUS, data_path
 
 QUESTION_MARKS = ("?", "？", "؟", ";")  # ";" is the Greek question mark
 

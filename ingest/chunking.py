@@ -15,11 +15,11 @@ from functools import partial
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from rag.cards import Card
+from rag.answering.sentences import split_sentences
+from rag.answering.tokens import cl100k
+from rag.domain.cards import Card
+from rag.domain.types import RecordKind
 from rag.ports import CardVersion, IndexRecord
-from rag.sentences import split_sentences
-from rag.tokens import cl100k
-from rag.types import RecordKind
 
 CHUNKING_VERSION = 2  # bump when the records made from a card change, so every card is re-embedded
 LANGUAGE_VERSION = 1  # bump when the stored language of a card may change (detector): facts are rewritten

@@ -18,10 +18,10 @@ import numpy as np
 
 from ingest.chunking import Chunker
 from ingest.sources import CardFailure, Location, ParsedCard, SourceItem
-from rag.cards import Card
-from rag.languages import card_language
+from rag.answering.tokens import count_tokens
+from rag.domain.cards import Card
 from rag.ports import CardIndex, CardVersion, Embedder, IndexRecord, LanguageDetector, Replacement, WriteOutcome
-from rag.tokens import count_tokens
+from rag.retrieval.languages import card_language
 
 CARDS_PER_BATCH = 32
 

@@ -1,4 +1,5 @@
-"""Verity core: card types, trust policy, retrieval, answering and refusal.
+"""Verity core, in layers: each imports only from those below it (pyproject.toml, importlinter).
 
-This package imports no web framework; `ingest/`, `api/` and `evals/` depend on it.
+From the bottom: domain, config, ports, retrieval and answering, services, adapters, bootstrap (the one
+composition root). Nothing below the adapters imports a web framework, a store or a model client.
 """

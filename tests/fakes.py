@@ -8,16 +8,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from rag.cards import Card, CardState
-from rag.centering import LanguageCentroids
-from rag.decision import SIGNAL_NAMES, DecisionModel, Judge, Scale
-from rag.errors import ErrorCode, VerityError
-from rag.lexical import LexicalIndex
+from rag.domain.cards import Card, CardState
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.trust import until_epoch
+from rag.domain.types import Asker, CardFacts, RecordKind
 from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter, Vectors
-from rag.reference import Anchors
-from rag.service import Calibration
-from rag.trust import until_epoch
-from rag.types import Asker, CardFacts, RecordKind
+from rag.retrieval.centering import LanguageCentroids
+from rag.retrieval.decision import SIGNAL_NAMES, DecisionModel, Judge, Scale
+from rag.retrieval.lexical import LexicalIndex
+from rag.retrieval.reference import Anchors
+from rag.services.ask import Calibration
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

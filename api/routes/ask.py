@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 from api.deps import CallerDep, VerityDep
 from api.errors import STATUS_OF, problem_body
 from api.schemas import AskPublic, AskRequest, DraftPublic, DraftRequest, DroppedPublic, SearchPublic, SearchRequest
-from rag.errors import VerityError
-from rag.service import AskEvent, AskStream, DroppedEvent, ResultEvent, TextEvent
+from rag.domain.errors import VerityError
+from rag.services.ask import AskEvent, AskStream, DroppedEvent, ResultEvent, TextEvent
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 log = logging.getLogger("verity.api")

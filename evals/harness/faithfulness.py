@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from evals.harness.metrics import Scores, mean, share
 from evals.harness.observation import Observation
-from rag.guard import Guard, GuardEvidence, SentenceVerdict
+from rag.answering.guard.core import Guard, GuardEvidence, SentenceVerdict
 
 
 def supported_share(verdicts: Sequence[SentenceVerdict]) -> float | None:
@@ -17,8 +17,8 @@ def supported_share(verdicts: Sequence[SentenceVerdict]) -> float | None:
 
 
 class OfflineFaithfulness:
-    """Needs no LLM: every answer sentence is checked by the citation guard (rag/guard.py) against the card
-    it cites, read from the store (not from the answer's own snippet): a citation present and known, the
+    """Needs no LLM: every answer sentence is checked by the citation guard (rag/answering/guard/core.py) against the
+    card it cites, read from the store (not from the answer's own snippet): a citation present and known, the
     numbers and codes in the cited card, meaning supported by a cited sentence, negation agreeing."""
 
     def __init__(self, guard: Guard) -> None:

@@ -18,7 +18,7 @@ import httpx
 from api.schemas import AskPublic, CardPublic, SearchPublic
 from evals.golden import GoldenQuestion, Verdict
 from evals.harness.observation import Observation, RankedCard, best_scores, check_citation
-from rag.cards import Card
+from rag.domain.cards import Card
 
 
 class HttpEvalError(RuntimeError):

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from evals.golden import GoldenQuestion, ask_at, verdict_of
 from evals.harness.observation import CheckedCitation, Observation, RankedCard, best_scores, check_citation
-from rag.cards import Card
-from rag.clock import FixedClock
-from rag.factory import Runtime
+from rag.bootstrap import Runtime
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.domain.types import Asker
 from rag.ports import Scope, TrustFilter
-from rag.types import Asker
 
 
 @dataclass(frozen=True, slots=True)

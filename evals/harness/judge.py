@@ -27,8 +27,8 @@ from openai import AsyncOpenAI
 from ragas.llms.base import InstructorBaseRagasLLM, InstructorLLM, InstructorModelArgs
 from ragas.metrics.collections import Faithfulness
 
-from rag.drafts import strip_markers
-from rag.guard import split_claims
+from rag.answering.guard.core import split_claims
+from rag.services.drafts import strip_markers
 
 JudgeMode = Literal["tools", "json"]
 

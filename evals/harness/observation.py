@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evals.golden import GoldenQuestion, Verdict
-from rag.cards import Card
-from rag.trust import TrustStatus, trust_status, until_epoch
+from rag.domain.cards import Card
+from rag.domain.trust import TrustStatus, trust_status, until_epoch
 
 
 @dataclass(frozen=True, slots=True)

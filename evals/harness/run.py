@@ -29,7 +29,7 @@ from evals.harness.metrics import (
 from evals.harness.observation import Observation
 from evals.harness.report import CitationRow, EvalReport, QuestionRow, RunInfo, SentenceRow, TradeoffRow
 from evals.harness.tradeoff import replay_agreement, tradeoff
-from rag.guard import SentenceVerdict
+from rag.answering.guard.core import SentenceVerdict
 
 if TYPE_CHECKING:
     from evals.harness.judge import Judged, RagasFaithfulness

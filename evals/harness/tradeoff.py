@@ -1,6 +1,6 @@
 """The refusal trade-off: answer rate against wrong-answer rate across confidence bars.
 
-Each observation records the best verified and the best untrusted card's confidence (rag/decision.py), so
+Each observation records the best verified and the best untrusted card's confidence (rag/retrieval/decision.py), so
 Verity's answer/refuse rule can be replayed for any bar without asking again.
 """
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from evals.harness.metrics import share
 from evals.harness.observation import Observation
-from rag.decision import DecisionPolicy, answers
+from rag.retrieval.decision import DecisionPolicy, answers
 
 
 def answers_at(best_trusted: float | None, best_untrusted: float | None, threshold: float, margin: float) -> bool:
-    """Pure: Verity's answer/refuse rule (rag/decision.py `answers`) on a question's best confidences."""
+    """Pure: Verity's answer/refuse rule (rag/retrieval/decision.py `answers`) on a question's best confidences."""
     return answers(best_trusted, best_untrusted, DecisionPolicy(threshold, margin))
 
 

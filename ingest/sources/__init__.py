@@ -25,7 +25,7 @@ from ingest.sources.common import (
 from ingest.sources.guru import html_to_markdown, parse_guru, read_guru
 from ingest.sources.jsonl import parse_jsonl, parse_jsonl_line, read_jsonl
 from ingest.sources.markdown import parse_markdown, read_markdown
-from rag.errors import ErrorCode, VerityError
+from rag.domain.errors import ErrorCode, VerityError
 
 __all__ = [
     "GURU_SUFFIXES",

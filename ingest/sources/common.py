@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag.cards import Card
+from rag.domain.cards import Card
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})

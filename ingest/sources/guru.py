@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup, Tag
 from markdownify import ATX, STRIP, MarkdownConverter
 
 from ingest.sources.common import CardFailure, Location, ParsedCard, SourceItem, read_text, validate
-from rag.cards import Card, CardState
+from rag.domain.cards import Card, CardState
 
 GURU_CARD_URL = "https://app.getguru.com/card/"
 STATES = {"TRUSTED": CardState.VERIFIED, "NEEDS_VERIFICATION": CardState.UNVERIFIED}
@@ -37,7 +37,7 @@ GURU_KEYS = {
     "url": "slug",
     "tags": "tags",
 }
-# Card-level messages from rag.cards -> (the Card field concerned, the message in Guru terms).
+# Card-level messages from rag.domain.cards -> (the Card field concerned, the message in Guru terms).
 GURU_MESSAGES = {
     "a verified card needs verified_at": ("verified_at", "lastVerified: a TRUSTED card needs lastVerified"),
     "a verified card needs a verifier": ("verifier", "verifiers: a TRUSTED card needs a verifier"),

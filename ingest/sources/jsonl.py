@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.sources.common import MAX_FILE_BYTES, CardFailure, Location, ParsedCard, SourceItem, validate
-from rag.cards import Card
+from rag.domain.cards import Card
 
 
 def read_jsonl(path: Path, default_collection: str | None = None) -> Iterator[SourceItem]:

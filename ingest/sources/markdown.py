@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from ingest.sources.common import CardFailure, Location, ParsedCard, SourceItem, read_text, validate
-from rag.cards import Card
+from rag.domain.cards import Card
 
 
 def read_markdown(path: Path, default_collection: str | None = None) -> SourceItem:

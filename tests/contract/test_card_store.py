@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.cards import Card
-from rag.chroma_index import ChromaCardIndex, build_client
-from rag.factory import open_index
+from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.bootstrap import open_index
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.trust import until_epoch
+from rag.domain.types import Asker, CardFacts, RecordKind
 from rag.ports import CardIndex, CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter
-from rag.settings import Settings
-from rag.trust import until_epoch
-from rag.types import Asker, CardFacts, RecordKind
 from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card
 
 EMBEDDER = HashEmbedder()

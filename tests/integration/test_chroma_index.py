@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.cards import Card
-from rag.chroma_index import ChromaCardIndex, build_client
-from rag.errors import ErrorCode, VerityError
+from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker, RecordKind
 from rag.ports import CardVersion, IndexRecord, Scope, TrustFilter
-from rag.settings import Settings
-from rag.types import Asker, RecordKind
 from tests.fakes import make_card
 
 DIM = 8
@@ -112,7 +112,7 @@ def test_fetch_by_ids_applies_exactly_the_scope_the_vector_query_applies(index: 
     on every record, for every asker, trust filter and record kind."""
     from itertools import product
 
-    from rag.chroma_index import scope_admits, scope_filter
+    from rag.adapters.chroma.index import scope_admits, scope_filter
 
     day = 86_400
     cards = [

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.chroma_index import ChromaCardIndex, build_client
-from rag.errors import ErrorCode, VerityError
-from rag.factory import build_runtime
+from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.bootstrap import build_runtime
+from rag.config import Settings
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker, RecordKind
 from rag.ports import CardVersion, IndexRecord
-from rag.settings import Settings
-from rag.types import Asker, RecordKind
 from tests.fakes import HashEmbedder, make_card
 from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
 

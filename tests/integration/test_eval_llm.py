@@ -14,7 +14,7 @@ import pytest
 from api.cli import build_parser
 from evals.harness.judge import JudgeConfig, build_judge_llm
 from evals.harness.report import EvalReport
-from rag.settings import Settings
+from rag.config import Settings
 from tests.integration.conftest import ROOT
 from tests.integration.test_llm_real import llm_url
 

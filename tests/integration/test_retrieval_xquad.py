@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from evals.retrieval import BUNDLED_XQUAD, Bench, mixed_language, pairs_table, refusal_curve
-from rag.decision import DecisionModel
+from rag.retrieval.decision import DecisionModel
 
 
 @pytest.fixture(scope="module")

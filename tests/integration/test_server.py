@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from ingest.sources import CardFailure, ParsedCard, read_jsonl
-from rag.sentences import split_sentences
+from rag.answering.sentences import split_sentences
 from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
 
 WRITE_KEY = "integration-write-key"

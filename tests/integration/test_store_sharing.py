@@ -19,8 +19,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
-from rag.errors import ErrorCode, VerityError
-from rag.store_lock import hold_store
+from rag.adapters.store_lock import hold_store
+from rag.domain.errors import ErrorCode, VerityError
 from tests.integration.conftest import (
     GOLDEN_NOW,
     SAMPLE_KB,
@@ -186,7 +186,7 @@ def test_a_second_writer_is_refused_with_the_holder_named(tmp_path: Path) -> Non
 
 def test_a_holder_killed_leaves_no_stale_lock(tmp_path: Path) -> None:
     code = (
-        "import os, pathlib; from rag.store_lock import hold_store; "
+        "import os, pathlib; from rag.adapters.store_lock import hold_store; "
         f"hold_store(pathlib.Path({str(tmp_path)!r}), 'x'); os.kill(os.getpid(), 9)"
     )
     subprocess.run([sys.executable, "-c", code], check=False)

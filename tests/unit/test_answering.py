@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rag.cards import CardState
-from rag.evidence import CardEvidence
-from rag.extractive import ExtractivePolicy, compose_answer, select_sentences
-from rag.refusals import refuse
-from rag.trust import NEVER_EXPIRES_EPOCH, NOT_VERIFIED_EPOCH, TrustStatus
-from rag.types import CardFacts, Evidence, RecordKind, RefusalReason
+from rag.answering.extractive import ExtractivePolicy, compose_answer, select_sentences
+from rag.domain.cards import CardState
+from rag.domain.trust import NEVER_EXPIRES_EPOCH, NOT_VERIFIED_EPOCH, TrustStatus
+from rag.domain.types import CardFacts, Evidence, RecordKind, RefusalReason
+from rag.retrieval.evidence import CardEvidence
+from rag.retrieval.refusals import refuse
 
 
 def facts(card_id: str, state: CardState = CardState.VERIFIED, until: int = NEVER_EXPIRES_EPOCH) -> CardFacts:
@@ -99,7 +99,7 @@ def test_refusal_messages_name_no_card_text() -> None:
 
 
 def test_cards_rank_by_centred_score_plus_affinity_but_relevance_stays_centred() -> None:
-    from rag.evidence import group_by_card
+    from rag.retrieval.evidence import group_by_card
 
     a_window = Evidence("a:w", RecordKind.CHUNK, "A window.", 0.50, facts("a"), TrustStatus.VERIFIED, affinity=0.02)
     a_sentence = Evidence("a:s", RecordKind.SENTENCE, "A.", 0.55, facts("a"), TrustStatus.VERIFIED, affinity=-0.10)

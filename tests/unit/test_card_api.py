@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.cards import Card
-from rag.catalog import Catalog
-from rag.clock import FixedClock
+from rag.domain.cards import Card
+from rag.domain.clock import FixedClock
+from rag.domain.types import Asker
 from rag.ports import WriteOutcome
-from rag.types import Asker
+from rag.services.catalog import Catalog
 from tests.fakes import InMemoryCardIndex, make_card
 from tests.unit.conftest import CHARGEBACK, NOW, REFUND, WRITE_KEY, World
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from rag.cards import Card, CardState, parse_instant
+from rag.domain.cards import Card, CardState, parse_instant
 from tests.fakes import make_card
 
 

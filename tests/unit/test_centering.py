@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rag.centering import LanguageCentroids
-from rag.vectors import Vectors
+from rag.domain.vectors import Vectors
+from rag.retrieval.centering import LanguageCentroids
 
 DIM = 6
 EN, TR = np.eye(DIM, dtype=np.float32)[0], np.eye(DIM, dtype=np.float32)[1]

@@ -15,15 +15,15 @@ from fastapi.testclient import TestClient
 
 from api.cli import build_parser, reply_text, run_check
 from api.schemas import CheckPublic
-from rag.checking import MAX_SENTENCES, CheckResult, CheckStatus
-from rag.embed_cache import RememberingEmbedder
-from rag.errors import ErrorCode, VerityError
-from rag.extractive import ExtractivePolicy
-from rag.limits import limited
+from rag.answering.checking import MAX_SENTENCES, CheckResult, CheckStatus
+from rag.answering.extractive import ExtractivePolicy
+from rag.answering.guard.embed_cache import RememberingEmbedder
+from rag.config import Settings
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker
 from rag.ports import Embedder, Vectors
-from rag.service import AskPolicy, Verity
-from rag.settings import Settings
-from rag.types import Asker
+from rag.services.ask import AskPolicy, Verity
+from rag.services.limits import limited
 from tests.fakes import HashEmbedder, make_card, plain_calibration
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 

@@ -1,14 +1,14 @@
-"""The one decision rule (rag/decision.py): confidences from signals, and answer or refuse on them."""
+"""The one decision rule (rag/retrieval/decision.py): confidences from signals, and answer or refuse on them."""
 
 from dataclasses import replace
 
 import pytest
 
-from rag.decision import SIGNAL_NAMES, DecisionModel, DecisionPolicy, Judge, Scale, Signals, answers, split
-from rag.evidence import CardEvidence
-from rag.reference import Anchors
-from rag.trust import TrustStatus
-from rag.types import Evidence, RecordKind
+from rag.domain.trust import TrustStatus
+from rag.domain.types import Evidence, RecordKind
+from rag.retrieval.decision import SIGNAL_NAMES, DecisionModel, DecisionPolicy, Judge, Scale, Signals, answers, split
+from rag.retrieval.evidence import CardEvidence
+from rag.retrieval.reference import Anchors
 from tests.unit.test_answering import card, facts
 
 POLICY = DecisionPolicy(answer_confidence=0.5, untrusted_margin=0.1)

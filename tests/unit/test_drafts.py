@@ -6,12 +6,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app, runtime_lifespan
-from rag.drafts import FRAMES, HumanDecision, build_draft_messages, compose_reply, detect_language, strip_markers
-from rag.factory import Runtime
-from rag.generative import INSUFFICIENT
-from rag.service import Verity
-from rag.settings import Settings
-from rag.types import Asker, RefusalReason
+from rag.answering.generation import INSUFFICIENT
+from rag.bootstrap import Runtime
+from rag.config import Settings
+from rag.domain.types import Asker, RefusalReason
+from rag.services.ask import Verity
+from rag.services.drafts import (
+    FRAMES,
+    HumanDecision,
+    build_draft_messages,
+    compose_reply,
+    detect_language,
+    strip_markers,
+)
 from tests.fakes import ScriptedChat, make_card
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 

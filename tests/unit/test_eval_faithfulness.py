@@ -11,7 +11,7 @@ from evals.golden import GoldenQuestion, Outcome, Verdict
 from evals.harness.faithfulness import OfflineFaithfulness, agreement, ragas_scores, supported_share
 from evals.harness.observation import CheckedCitation, Observation
 from evals.harness.tradeoff import answers_at, replay_agreement, tradeoff
-from rag.guard import Guard, GuardPolicy, GuardProblem, SentenceVerdict
+from rag.answering.guard.core import Guard, GuardPolicy, GuardProblem, SentenceVerdict
 from tests.fakes import HashEmbedder
 
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)

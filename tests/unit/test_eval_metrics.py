@@ -29,7 +29,7 @@ from evals.harness.metrics import (
     trusted_share,
 )
 from evals.harness.observation import CheckedCitation, Observation, RankedCard, best_scores, check_citation
-from rag.trust import TrustStatus
+from rag.domain.trust import TrustStatus
 from tests.fakes import make_card
 
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)

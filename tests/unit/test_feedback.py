@@ -14,10 +14,10 @@ from api.app import create_app, runtime_lifespan
 from api.auth import key_subject
 from api.deps import ReadKeyResolver
 from api.routes.feedback import MAX_COMMENT_CHARS, get_feedback_store
-from rag.clock import FixedClock
-from rag.errors import VerityError
-from rag.feedback import FEEDBACK_FILE, NewFeedback, RatedOutcome, SQLiteFeedbackStore, Verdict
-from rag.settings import Settings
+from rag.adapters.state.feedback import FEEDBACK_FILE, NewFeedback, RatedOutcome, SQLiteFeedbackStore, Verdict
+from rag.config import Settings
+from rag.domain.clock import FixedClock
+from rag.domain.errors import VerityError
 from tests.unit.conftest import NOW, REFUND, WRITE_KEY, World
 
 AUTH = {"Authorization": f"Bearer {WRITE_KEY}"}

@@ -2,8 +2,7 @@
 
 import pytest
 
-from rag.evidence import CardEvidence
-from rag.generative import (
+from rag.answering.generation import (
     INSUFFICIENT,
     SYSTEM_PROMPT,
     build_messages,
@@ -12,10 +11,11 @@ from rag.generative import (
     judge,
     prompt_evidence,
 )
-from rag.guard import Guard, GuardPolicy
-from rag.settings import LlmUnsupported
-from rag.trust import TrustStatus
-from rag.types import Evidence, RecordKind
+from rag.answering.guard.core import Guard, GuardPolicy
+from rag.config import LlmUnsupported
+from rag.domain.trust import TrustStatus
+from rag.domain.types import Evidence, RecordKind
+from rag.retrieval.evidence import CardEvidence
 from tests.fakes import HashEmbedder
 from tests.unit.test_answering import facts
 

@@ -1,8 +1,17 @@
 """The citation guard over a bag-of-words fake embedder: identical wording is full support."""
 
-from rag.guard import Guard, GuardEvidence, GuardPolicy, GuardProblem, clauses, hard_facts, numbers, split_claims
-from rag.names import fold, found_in, name_words, same_name
-from rag.polarity import Polarity, cue_table
+from rag.answering.guard.core import (
+    Guard,
+    GuardEvidence,
+    GuardPolicy,
+    GuardProblem,
+    clauses,
+    hard_facts,
+    numbers,
+    split_claims,
+)
+from rag.answering.guard.names import fold, found_in, name_words, same_name
+from rag.answering.guard.polarity import Polarity, cue_table
 from tests.fakes import HashEmbedder
 
 EVIDENCE = (

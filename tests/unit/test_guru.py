@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ingest.sources import CardFailure, ParsedCard, SourceItem, read_source
 from ingest.sources.guru import html_to_markdown, parse_guru
-from rag.cards import Card, CardState
+from rag.domain.cards import Card, CardState
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "guru"
 EXPORT = "orbita-export.guru.json"

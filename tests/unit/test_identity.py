@@ -13,10 +13,10 @@ from api.app import create_app, runtime_lifespan
 from api.auth import GroupNotHeldError, bearer_token, key_subject, matching_key
 from api.deps import Caller, ReadKeyResolver, TrustedGatewayResolver, resolver_for
 from api.mcp_server import stdio_asker
-from rag.errors import ErrorCode, VerityError
-from rag.factory import Runtime
-from rag.settings import Settings, parse_read_keys
-from rag.types import Asker
+from rag.bootstrap import Runtime
+from rag.config import Settings, parse_read_keys
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker
 from tests.unit.conftest import BATTERY, CHARGEBACK, REFUND, World
 
 FINANCE_KEY = "k-finance-7f3a9c"

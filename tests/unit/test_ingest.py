@@ -4,8 +4,8 @@ import pytest
 
 from ingest.chunking import Chunker, opens_with
 from ingest.sources import CardFailure, Location, ParsedCard
-from rag.tokens import cl100k
-from rag.types import RecordKind
+from rag.answering.tokens import cl100k
+from rag.domain.types import RecordKind
 from tests.fakes import make_card
 from tests.unit.conftest import NOW, World
 

@@ -7,8 +7,8 @@ import pytest
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
-from rag.languages import KNOWN_CODES, LanguageIdentifier, card_language, normalise
-from rag.settings import Settings
+from rag.config import Settings
+from rag.retrieval.languages import KNOWN_CODES, LanguageIdentifier, card_language, normalise
 from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card
 
 

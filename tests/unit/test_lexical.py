@@ -2,8 +2,8 @@ from dataclasses import replace
 
 import pytest
 
-from rag.lexical import LexicalIndex, identifiers, tokenize
-from rag.types import Asker
+from rag.domain.types import Asker
+from rag.retrieval.lexical import LexicalIndex, identifiers, tokenize
 from tests.fakes import make_card
 from tests.unit.conftest import World
 

@@ -27,16 +27,16 @@ from api.key_gate import Need, route_need
 from api.limits import RequestLimitMiddleware
 from api.mcp_tools import build_mcp_server, fixed_asker
 from api.routes import ask, cards, check, feedback, health
-from rag.cards import MAX_BODY_CHARS
-from rag.errors import ErrorCode, VerityError
-from rag.extractive import ExtractivePolicy
-from rag.factory import Runtime
-from rag.limits import EmbedderBusyError, EmbedGate, LimitedEmbedder, QuestionLimit, limited, token_counter
+from rag.answering.extractive import ExtractivePolicy
+from rag.answering.tokens import count_tokens
+from rag.bootstrap import Runtime
+from rag.config import Settings
+from rag.domain.cards import MAX_BODY_CHARS
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker
 from rag.ports import Vectors
-from rag.service import AskPolicy, Verity
-from rag.settings import Settings
-from rag.tokens import count_tokens
-from rag.types import Asker
+from rag.services.ask import AskPolicy, Verity
+from rag.services.limits import EmbedderBusyError, EmbedGate, LimitedEmbedder, QuestionLimit, limited, token_counter
 from tests.fakes import HashEmbedder, make_card, plain_calibration
 from tests.mcp_client import text
 from tests.unit.conftest import CHARGEBACK, REFUND, World
@@ -133,7 +133,7 @@ def call(
 
 
 def verity_over(world: World, embedder: LimitedEmbedder) -> Verity:
-    """The world's Verity over `embedder`, as rag/factory.py builds it."""
+    """The world's Verity over `embedder`, as rag/bootstrap.py builds it."""
     policy = AskPolicy(top_k=5, extractive=ExtractivePolicy(max_sentences=2, margin=0.05))
     return Verity(world.index, embedder, world.clock, policy, None, plain_calibration(0.35))
 

@@ -8,12 +8,12 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from api.app import create_app, runtime_lifespan
-from rag.errors import ErrorCode, VerityError
-from rag.factory import Runtime
-from rag.generative import INSUFFICIENT
-from rag.service import INSUFFICIENT_MESSAGE, UNSUPPORTED_MESSAGE, Verity
-from rag.settings import AnswererKind, LlmUnsupported, Settings
-from rag.types import Asker, RefusalReason
+from rag.answering.generation import INSUFFICIENT
+from rag.bootstrap import Runtime
+from rag.config import AnswererKind, LlmUnsupported, Settings
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker, RefusalReason
+from rag.services.ask import INSUFFICIENT_MESSAGE, UNSUPPORTED_MESSAGE, Verity
 from tests.fakes import ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
 
@@ -124,7 +124,7 @@ def test_a_model_stream_that_breaks_while_read_is_llm_unavailable_not_a_crash() 
 
     import httpx
 
-    from rag.chat import OpenAICompatibleChat
+    from rag.adapters.chat import OpenAICompatibleChat
 
     chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
     chunk["choices"] = [{"index": 0, "delta": {"content": "Refunds "}, "finish_reason": None}]

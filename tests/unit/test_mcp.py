@@ -19,9 +19,9 @@ from pydantic import SecretStr
 from api.app import catalog_for, create_app, runtime_lifespan
 from api.mcp_tools import build_mcp_server, fixed_asker
 from api.schemas import AskPublic, CardPublic, CheckPublic, DraftPublic, SearchPublic
-from rag.factory import Runtime
-from rag.settings import Settings
-from rag.types import Asker
+from rag.bootstrap import Runtime
+from rag.config import Settings
+from rag.domain.types import Asker
 from tests.fakes import make_card
 from tests.mcp_client import INITIALIZE, MCP_HEADERS, TOOLS, Session, structured, text
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World

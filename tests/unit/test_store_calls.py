@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from rag.chroma_index import StoreCalls
-from rag.errors import ErrorCode, VerityError
+from rag.adapters.chroma.index import StoreCalls
+from rag.domain.errors import ErrorCode, VerityError
 
 
 def test_a_call_that_answers_in_time_returns_its_value() -> None:

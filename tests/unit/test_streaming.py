@@ -8,13 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app, runtime_lifespan
-from rag.errors import ErrorCode, VerityError
-from rag.factory import Runtime
-from rag.generative import INSUFFICIENT, ReplyGuard, prompt_evidence
-from rag.guard import Guard, GuardPolicy
-from rag.service import DroppedEvent, ResultEvent, TextEvent, Verity
-from rag.settings import LlmUnsupported, Settings
-from rag.types import Asker, RefusalReason
+from rag.answering.generation import INSUFFICIENT, ReplyGuard, prompt_evidence
+from rag.answering.guard.core import Guard, GuardPolicy
+from rag.bootstrap import Runtime
+from rag.config import LlmUnsupported, Settings
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker, RefusalReason
+from rag.services.ask import DroppedEvent, ResultEvent, TextEvent, Verity
 from tests.fakes import HashEmbedder, ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
 

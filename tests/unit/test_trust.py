@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rag.cards import CardState
-from rag.trust import NEVER_EXPIRES_EPOCH, TrustStatus, epoch_to_datetime, trust_status, until_epoch
+from rag.domain.cards import CardState
+from rag.domain.trust import NEVER_EXPIRES_EPOCH, TrustStatus, epoch_to_datetime, trust_status, until_epoch
 from tests.fakes import make_card
 
 VERIFIED_AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,5 +1,5 @@
-"""The quote verifier (rag/verifier.py): the model must quote the evidence behind each kept sentence, and
-Verity checks the quote instead of believing it. Scripted models, the bag-of-words fake embedder."""
+"""The quote verifier (rag/answering/guard/verifier.py): the model must quote the evidence behind each kept
+sentence, and Verity checks the quote instead of believing it. Scripted models, the bag-of-words fake embedder."""
 
 import re
 from collections.abc import Callable
@@ -8,13 +8,13 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
-from rag.drafts import strip_markers
-from rag.errors import ErrorCode, VerityError
-from rag.guard import Guard, GuardEvidence, GuardPolicy, GuardProblem, SentenceVerdict
-from rag.service import DroppedEvent, ResultEvent, TextEvent, Verity
-from rag.settings import GuardVerifier, LlmUnsupported, Settings
-from rag.types import Asker
-from rag.verifier import Quote, QuoteVerifier, parse_quotes, verbatim_in, verify_messages
+from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, GuardProblem, SentenceVerdict
+from rag.answering.guard.verifier import Quote, QuoteVerifier, parse_quotes, verbatim_in, verify_messages
+from rag.config import GuardVerifier, LlmUnsupported, Settings
+from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.types import Asker
+from rag.services.ask import DroppedEvent, ResultEvent, TextEvent, Verity
+from rag.services.drafts import strip_markers
 from tests.fakes import HashEmbedder, ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
 

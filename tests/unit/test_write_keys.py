@@ -13,8 +13,8 @@ from pydantic import SecretStr, ValidationError
 
 from api.app import create_app, runtime_lifespan
 from api.auth import GroupNotHeldError, WriteKey, key_subject
-from rag.catalog import Writer
-from rag.settings import Settings, parse_write_keys
+from rag.config import Settings, parse_write_keys
+from rag.services.catalog import Writer
 from tests.fakes import make_card
 from tests.unit.conftest import BATTERY, CHARGEBACK, REFUND, World
 

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: Chroma, embedders, the chat model, the state store."""

@@ -1,0 +1,1 @@
+"""The card store on Chroma, embedded or as a server."""

@@ -1,0 +1,1 @@
+"""Answering: sentences, tokens, extractive answers, the model's prompt and what is kept, checked replies."""

@@ -1,0 +1,1 @@
+"""Retrieval: centring, lexical matching, evidence, the language reference, the answer-or-refuse rule."""

@@ -1,0 +1,1 @@
+"""The use cases: ask and search (ask.py), reply drafts, the catalog, request limits."""
