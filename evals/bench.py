@@ -287,8 +287,8 @@ def bench_llm(url: str | None, model: str, questions: int, max_tokens: int) -> d
 
     from rag.adapters.chat import OpenAICompatibleChat
     from rag.domain.clock import FixedClock
-    from rag.services.ask import ResultEvent
     from rag.services.drafts import detect_language
+    from rag.services.streaming import ResultEvent
 
     with contextlib.ExitStack() as stack:
         if url is None:

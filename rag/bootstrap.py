@@ -18,7 +18,8 @@ from rag.ports import CardIndex, ChatModel, Embedder, LanguageDetector
 from rag.retrieval.decision import DecisionModel, Judge, Scale
 from rag.retrieval.languages import shared_identifier
 from rag.retrieval.reference import reference_for
-from rag.services.ask import AskPolicy, Calibration, Verity
+from rag.retrieval.retriever import Calibration
+from rag.services.ask import AskPolicy, Verity
 from rag.services.limits import limited
 
 log = logging.getLogger("verity")

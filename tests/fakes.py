@@ -17,7 +17,7 @@ from rag.retrieval.centering import LanguageCentroids
 from rag.retrieval.decision import SIGNAL_NAMES, DecisionModel, Judge, Scale
 from rag.retrieval.lexical import LexicalIndex
 from rag.retrieval.reference import Anchors
-from rag.services.ask import Calibration
+from rag.retrieval.retriever import Calibration
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -14,7 +14,7 @@ from api.deps import CallerDep, VerityDep
 from api.errors import STATUS_OF, problem_body
 from api.schemas import AskPublic, AskRequest, DraftPublic, DraftRequest, DroppedPublic, SearchPublic, SearchRequest
 from rag.domain.errors import VerityError
-from rag.services.ask import AskEvent, AskStream, DroppedEvent, ResultEvent, TextEvent
+from rag.services.streaming import AskEvent, AskStream, DroppedEvent, ResultEvent, TextEvent
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 log = logging.getLogger("verity.api")

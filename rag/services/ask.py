@@ -1,7 +1,7 @@
 """Verity's two questions: `ask` (answer from verified evidence, or refuse with a reason) and `search`; and
 `check_reply`, which checks a reply someone wrote sentence by sentence (rag/answering/checking.py).
 
-How `ask` decides:
+How `ask` decides (steps 1 and 2 are rag/retrieval/retriever.py):
 1. the question's language is identified (rag/retrieval/languages.py) and its vector centred by that language's
    reference centroid (rag/retrieval/centering.py); one store query returns the records of every trust class the
    asker may see (visibility is filtered in the store); the trust gate is applied to each record against
@@ -19,25 +19,24 @@ model (rag/answering/generation.py); the citation guard keeps only the sentences
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rag.answering.checking import CheckResult, ReplySentence, SentenceCheck, judged, not_covered, reply_sentences
 from rag.answering.extractive import ExtractivePolicy, compose_answer, fallback_sentences, select_sentences
-from rag.answering.generation import PromptEvidence, ReplyGuard, build_messages, judge, prompt_evidence
-from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, SentenceVerdict
+from rag.answering.generation import Judged, PromptEvidence, ReplyGuard, build_messages, judge, prompt_evidence
+from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy
 from rag.answering.guard.embed_cache import RememberingEmbedder
 from rag.answering.guard.verifier import QuoteVerifier
 from rag.config import GuardVerifier, LlmFailure, LlmUnsupported, default_of
 from rag.domain.clock import Clock
 from rag.domain.errors import ErrorCode, VerityError
-from rag.domain.trust import TrustStatus, trust_status
+from rag.domain.trust import TrustStatus
 from rag.domain.types import (
     Answer,
     Asker,
@@ -45,19 +44,17 @@ from rag.domain.types import (
     Candidate,
     Citation,
     DroppedSentence,
-    Evidence,
     RecordKind,
     Refusal,
     RefusalReason,
     SearchHit,
     SearchResult,
 )
-from rag.ports import CardIndex, ChatModel, Embedder, Scope, TrustFilter, Vectors
-from rag.retrieval.centering import LanguageCentroids
-from rag.retrieval.decision import DecisionModel, DecisionPolicy, Judge, Signals, split
-from rag.retrieval.evidence import CardEvidence, chunk_body, group_by_card, to_evidence
-from rag.retrieval.lexical import identifiers
+from rag.ports import CardIndex, ChatModel, Embedder, Vectors
+from rag.retrieval.decision import DecisionPolicy, Signals, split
+from rag.retrieval.evidence import CardEvidence, chunk_body
 from rag.retrieval.refusals import refuse
+from rag.retrieval.retriever import Calibration, RetrievalPolicy, Retriever
 from rag.services.drafts import (
     DECISIONS,
     CardRef,
@@ -69,10 +66,9 @@ from rag.services.drafts import (
     detect_language,
     strip_markers,
 )
+from rag.services.streaming import AskEvent, AskStream, ResultEvent, TextEvent, closer, dropped_event
 
 MAX_SEARCH_SNIPPET_CHARS = 300
-RECORDS_PER_CARD = 12  # records fetched per wanted card: chunks plus sentences
-LEXICAL_PER_CARD = 4
 log = logging.getLogger("verity")
 
 INSUFFICIENT_MESSAGE = (
@@ -83,30 +79,6 @@ UNSUPPORTED_MESSAGE = (
     "The generated answer was not supported by the verified cards it cited, so it was withheld; "
     "the rejected sentences are listed. Check the cards or ask their owner."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Retrieved:
-    evidence: list[Evidence]
-    boost: dict[str, float]  # card id -> lexical bonus added to the card's score
-    identifier_share: dict[str, float]  # card id -> share of the question's identifiers it holds
-    identifiers: list[str]  # the question's identifiers
-    language: str | None  # the language the question was centred by
-
-
-@dataclass(frozen=True, slots=True)
-class Calibration:
-    """What makes scores mean the same everywhere: the embedder's reference centroids, the judge that turns
-    scores into confidences, and the language identifier of questions (rag/bootstrap.py builds it)."""
-
-    centroids: LanguageCentroids
-    judge: Judge
-    identify: Callable[[str], str | None]
-
-    @classmethod
-    def uncalibrated(cls, model: DecisionModel | None = None) -> Calibration:
-        """No centroids, no language identification: the safe decision of rag/retrieval/decision.py."""
-        return cls(LanguageCentroids({}), Judge(model or DecisionModel.bundled(), None), lambda _text: None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +112,12 @@ class AskPolicy:
     def decision(self) -> DecisionPolicy:
         return DecisionPolicy(self.answer_confidence, self.untrusted_margin)
 
+    @property
+    def retrieval(self) -> RetrievalPolicy:
+        return RetrievalPolicy(
+            self.lexical_weight, self.lexical_saturation, self.exact_term_weight, self.affinity_weight, self.record_kind
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -167,6 +145,7 @@ class Verity:
         self.policy = policy
         self._chat = chat
         self.calibration = calibration
+        self._retriever = Retriever(index, calibration, policy.retrieval)
         # the guard embeds the same card sentences for every answer and every sentence of a checked reply
         self._guard_embedder = RememberingEmbedder(embedder)
         self._guard = Guard(self._guard_embedder, policy.guard)
@@ -192,69 +171,6 @@ class Verity:
         if not 1 <= k <= 50:
             raise VerityError(ErrorCode.INVALID_REQUEST, "top_k must be between 1 and 50")
         return k
-
-    def _retrieve(self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int) -> Retrieved:
-        """Dense candidates of any trust the asker may see, plus lexical ones fetched within the same scope,
-        re-scored.
-
-        One store query for every trust class: Chroma's cost is its metadata filter, not the vector search,
-        so two queries (trusted, untrusted) cost twice one. Untrusted records could crowd trusted ones out
-        of a full result: then (and only then) the trusted records are queried on their own.
-
-        Dense: language-centred cosine of each record. Lexical: BM25 of the card's best chunk, saturated
-        as w * s / (s + saturation) and added to the card's score: a question that shares no words with
-        any card (another language) gets ~0 everywhere instead of rank-based noise, so lexical matching
-        cannot lower cross-language recall. Exact terms: a card whose record holds the question's
-        identifiers ("E-4012") gets exact_term_weight times the share of them it holds; identifiers read
-        the same in every language, and look-alike codes ("E-7121", "E-7130") confuse the dense model.
-        """
-        centroids = self.calibration.centroids
-        query = centroids.prepare_query(vector, self.calibration.identify(text))
-        now_epoch = int(now.timestamp())
-        wanted = 2 * k * RECORDS_PER_CARD
-        kind = self.policy.record_kind
-        hits = self._index.query(query.candidate, Scope(asker, now_epoch, TrustFilter.ANY, kind=kind), wanted)
-        if len(hits) >= wanted:
-            trusted_cards = {
-                h.facts.card_id
-                for h in hits
-                if trust_status(h.facts.state, h.facts.verified_until_epoch, now) is TrustStatus.VERIFIED
-            }
-            if len(trusted_cards) < k:
-                seen = {h.record_id for h in hits}
-                more = self._index.query(
-                    query.candidate, Scope(asker, now_epoch, TrustFilter.TRUSTED, kind=kind), k * RECORDS_PER_CARD
-                )
-                hits += [h for h in more if h.record_id not in seen]
-        lexical_scores: dict[str, float] = {}
-        held: dict[str, int] = {}  # record id -> how many of the question's identifiers it holds
-        terms = identifiers(text) if self.policy.exact_term_weight > 0 else []
-        if self.policy.lexical_weight > 0 or terms:
-            lexical = self._index.lexical_index()
-            if self.policy.lexical_weight > 0:
-                lexical_scores = {h.record_id: h.score for h in lexical.search(text, k * LEXICAL_PER_CARD)}
-            for term in terms:
-                for record_id in lexical.holders(term, k * LEXICAL_PER_CARD):
-                    held[record_id] = held.get(record_id, 0) + 1
-            have = {h.record_id for h in hits}
-            missing = [rid for rid in dict.fromkeys([*lexical_scores, *held]) if rid not in have]
-            hits += self._index.get_records(missing, Scope(asker, now_epoch, TrustFilter.ANY))
-        evidence = to_evidence(hits, asker, now, centroids, query, self.policy.affinity_weight)
-        lexical_boost: dict[str, float] = {}
-        exact_boost: dict[str, float] = {}
-        saturation = self.policy.lexical_saturation
-        for e in evidence:
-            card_id = e.facts.card_id
-            if e.record_id in lexical_scores:
-                s = lexical_scores[e.record_id]
-                share = self.policy.lexical_weight * s / (s + saturation)
-                lexical_boost[card_id] = max(lexical_boost.get(card_id, 0.0), share)
-            if e.record_id in held:
-                share = self.policy.exact_term_weight * held[e.record_id] / len(terms)
-                exact_boost[card_id] = max(exact_boost.get(card_id, 0.0), share)
-        boost = {c: lexical_boost.get(c, 0.0) + exact_boost.get(c, 0.0) for c in {*lexical_boost, *exact_boost}}
-        shares = {c: b / self.policy.exact_term_weight for c, b in exact_boost.items()}
-        return Retrieved(evidence, boost, shares, terms, query.language)
 
     def _decide(self, question: str, asker: Asker, top_k: int | None, message: bool = False) -> _Prepared:
         """`message`: a customer's message (reply drafts), which may be longer than a question."""
@@ -298,16 +214,13 @@ class Verity:
             deltas = self._chat.stream(build_messages(p.question, evidence))
             first = next(deltas, "")
         except VerityError as exc:
-            if exc.code is not ErrorCode.LLM_UNAVAILABLE or not self.policy.llm_fallback:
-                raise
-            log.warning("chat model failed, answering extractively: %s", exc.message)
-            p.timings["llm_failed"] = 1.0
+            self._model_failed(exc, p.timings, "answering")
             return AskStream(_answer_events(p, self._answer(p.decision.answer_from)))
         p.timings["first_token_ms"] = (time.perf_counter() - p.started) * 1000
         p.timings["model_first_token_ms"] = (time.perf_counter() - asked) * 1000
         cancelled = threading.Event()
         events = self._generated_events(p, evidence, first, deltas, cancelled)
-        return AskStream(events, on_close=_closer(deltas), cancelled=cancelled)
+        return AskStream(events, on_close=closer(deltas), cancelled=cancelled)
 
     def _generated_events(
         self,
@@ -327,18 +240,18 @@ class Verity:
                     return
                 for v in replies.feed(delta):
                     if not v.ok:
-                        yield _dropped_event(v)
+                        yield dropped_event(v)
                     elif drop:  # under REFUSE, passed sentences wait for the whole reply
                         yield TextEvent(v.sentence)
             fresh, judged = replies.finish()
         finally:
-            _closer(deltas)()
+            closer(deltas)()
         p.timings["generate_ms"] = (time.perf_counter() - asked) * 1000
         for v in fresh:
             if v.ok and drop:
                 yield TextEvent(v.sentence)
             elif not v.ok:
-                yield _dropped_event(v)
+                yield dropped_event(v)
         if judged.answer is not None:
             if not drop:
                 for s in judged.verdicts:
@@ -352,21 +265,10 @@ class Verity:
         self, question: str, cards: Sequence[CardEvidence], timings: dict[str, float]
     ) -> tuple[Answer | None, Refusal | None]:
         """The chat model answers from the verified cards only; the guard decides what of it is kept."""
-        assert self._chat is not None
         evidence = prompt_evidence(cards, self.policy.tokens_per_card)
-        started = time.perf_counter()
-        try:
-            reply = self._chat.complete(build_messages(question, evidence))
-        except VerityError as exc:
-            if exc.code is not ErrorCode.LLM_UNAVAILABLE or not self.policy.llm_fallback:
-                raise
-            log.warning("chat model failed, answering extractively: %s", exc.message)
-            timings["llm_failed"] = 1.0
+        judged = self._complete_and_judge(build_messages(question, evidence), evidence, timings, "answering")
+        if judged is None:
             return self._answer(cards), None
-        generated = time.perf_counter()
-        timings["generate_ms"] = (generated - started) * 1000
-        judged = judge(reply, evidence, self._guard, self.policy.unsupported, self._verifier)
-        timings["guard_ms"] = (time.perf_counter() - generated) * 1000
         if judged.answer is not None:
             return judged.answer, None
         message = INSUFFICIENT_MESSAGE if judged.insufficient else UNSUPPORTED_MESSAGE
@@ -389,18 +291,19 @@ class Verity:
             return _draft(p, language, (), HumanDecision.INTERNAL_ONLY, internal)
         answer: Answer | None
         dropped: tuple[DroppedSentence, ...] = ()
+        generated = False
         if self._chat is None:
             answer = self._answer(shareable)
         else:
-            answer, dropped, insufficient = self._generate_draft(p, shareable, context, language)
+            answer, dropped, insufficient, generated = self._generate_draft(p, shareable, context, language)
             if answer is None:
                 decision = HumanDecision.NO_EVIDENCE
                 why = INSUFFICIENT_MESSAGE if insufficient else UNSUPPORTED_MESSAGE
                 attempted = (*(_card_ref(c) for c in shareable), *internal)
                 return _draft(p, language, (), decision, attempted, dropped=dropped, message=why)
         body = tuple(strip_markers(s.text) for s in answer.sentences)
-        quoted = self._chat is None or "llm_failed" in p.timings  # extractive: cards quoted, not translated
-        notes = list(_language_notes(language, shareable, answer.citations)) if quoted else []
+        # extractive (no model, or the model failed): the cards are quoted, not translated
+        notes = [] if generated else list(_language_notes(language, shareable, answer.citations))
         if internal:
             notes.append(
                 "Internal notes also matched (" + ", ".join(r.title for r in internal) + "); nothing from them "
@@ -410,49 +313,52 @@ class Verity:
 
     def _generate_draft(
         self, p: _Prepared, cards: Sequence[CardEvidence], context: str | None, language: str
-    ) -> tuple[Answer | None, tuple[DroppedSentence, ...], bool]:
-        assert self._chat is not None
+    ) -> tuple[Answer | None, tuple[DroppedSentence, ...], bool, bool]:
+        """(answer, dropped sentences, the model said the evidence is insufficient, the model wrote it)."""
         evidence = prompt_evidence(cards, self.policy.tokens_per_card)
+        messages = build_draft_messages(p.question, context, language, evidence)
+        judged = self._complete_and_judge(messages, evidence, p.timings, "drafting")
+        if judged is None:
+            return self._answer(cards), (), False, False
+        return judged.answer, judged.dropped, judged.insufficient, True
+
+    def _complete_and_judge(
+        self, messages: list[dict[str, str]], evidence: list[PromptEvidence], timings: dict[str, float], doing: str
+    ) -> Judged | None:
+        """The model's whole reply, guarded; None when the model failed and Verity answers extractively."""
+        assert self._chat is not None
         started = time.perf_counter()
         try:
-            reply = self._chat.complete(build_draft_messages(p.question, context, language, evidence))
+            reply = self._chat.complete(messages)
         except VerityError as exc:
-            if exc.code is not ErrorCode.LLM_UNAVAILABLE or not self.policy.llm_fallback:
-                raise
-            log.warning("chat model failed, drafting extractively: %s", exc.message)
-            p.timings["llm_failed"] = 1.0
-            return self._answer(cards), (), False
+            self._model_failed(exc, timings, doing)
+            return None
         generated = time.perf_counter()
-        p.timings["generate_ms"] = (generated - started) * 1000
+        timings["generate_ms"] = (generated - started) * 1000
         judged = judge(reply, evidence, self._guard, self.policy.unsupported, self._verifier)
-        p.timings["guard_ms"] = (time.perf_counter() - generated) * 1000
-        return judged.answer, judged.dropped, judged.insufficient
+        timings["guard_ms"] = (time.perf_counter() - generated) * 1000
+        return judged
+
+    def _model_failed(self, exc: VerityError, timings: dict[str, float], doing: str) -> None:
+        """The chat model failed after its retries: raise it again (VERITY_LLM_ON_FAILURE=error, or not a model
+        failure), or note it (`llm_failed` in the timings) for the caller to answer extractively."""
+        if exc.code is not ErrorCode.LLM_UNAVAILABLE or not self.policy.llm_fallback:
+            raise exc
+        log.warning("chat model failed, %s extractively: %s", doing, exc.message)
+        timings["llm_failed"] = 1.0
 
     def rank_cards(
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
     ) -> tuple[list[CardEvidence], list[CardEvidence]]:
         """Trusted and untrusted cards for an embedded question, best first, each with its confidence (what
-        `ask` decides on)."""
-        cards = self._judged_cards(self._retrieve(text, vector, asker, now, k))
-        # defence in depth: trust is decided again here, from the clock, whatever the store filtered
-        trusted = [c for c in cards if c.trust is TrustStatus.VERIFIED][:k]
-        untrusted = [c for c in cards if c.trust is not TrustStatus.VERIFIED][:k]
-        return trusted, untrusted
+        `ask` decides on; rag/retrieval/retriever.py)."""
+        return self._retriever.rank_cards(text, vector, asker, now, k)
 
     def signal_table(
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
     ) -> tuple[list[CardEvidence], list[dict[int, Signals]]]:
-        """Every retrieved card, ranked, with the signals of its quotable records (evals/calibrate.py fits the
-        decision model on exactly what `ask` computes)."""
-        found = self._retrieve(text, vector, asker, now, k)
-        cards = group_by_card(found.evidence, None, found.boost, found.identifier_share)
-        return cards, self.calibration.judge.table(cards, found.language)
-
-    def _judged_cards(self, found: Retrieved) -> list[CardEvidence]:
-        """Every retrieved card, ranked, with its confidence: leads are measured among all cards the asker may
-        see, trusted or not, never against a card hidden from them."""
-        cards = group_by_card(found.evidence, None, found.boost, found.identifier_share)
-        return self.calibration.judge.judge(cards, found.language, found.identifiers)
+        """Every retrieved card with the signals of its quotable records (what evals/calibrate.py fits on)."""
+        return self._retriever.signal_table(text, vector, asker, now, k)
 
     def _answer(self, cards: Sequence[CardEvidence]) -> Answer:
         """Quote the sentences that reach the bar themselves, best first (a card without sentence records:
@@ -523,7 +429,7 @@ class Verity:
         query = self._check_text(query, "query")
         k = self._top_k(top_k)
         now = self._clock.now()
-        cards = self._judged_cards(self._retrieve(query, self._embedder.embed_query(query), asker, now, k))[:k]
+        cards = self._retriever.judged_cards(query, self._embedder.embed_query(query), asker, now, k)[:k]
         hits = tuple(
             SearchHit(
                 facts=c.facts,
@@ -558,75 +464,10 @@ class _Prepared:
         return AskResult(self.question, self.now, answer=answer, refusal=refusal, timings_ms=dict(self.timings))
 
 
-@dataclass(frozen=True, slots=True)
-class TextEvent:
-    """A sentence of the answer that the asker may see now, with its citation markers."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class DroppedEvent:
-    """A generated sentence the citation guard removed."""
-
-    dropped: DroppedSentence
-
-
-@dataclass(frozen=True, slots=True)
-class ResultEvent:
-    """The last event: the whole answer with its citations (or the refusal), as `ask` returns it."""
-
-    result: AskResult
-
-
-AskEvent = TextEvent | DroppedEvent | ResultEvent
-
-
-class AskStream:
-    """The events of one streamed answer. `close()` stops generation (the model's connection is closed);
-    call it when the client goes away."""
-
-    def __init__(
-        self,
-        events: Iterator[AskEvent],
-        on_close: Callable[[], None] | None = None,
-        cancelled: threading.Event | None = None,
-    ) -> None:
-        self._events = events
-        self._on_close = on_close
-        self.cancelled = cancelled or threading.Event()
-
-    def __iter__(self) -> Iterator[AskEvent]:
-        for event in self._events:
-            if self.cancelled.is_set():
-                break
-            yield event
-
-    def close(self) -> None:
-        """Safe from any thread, also while an event is being produced: generation stops at the next token."""
-        self.cancelled.set()
-        if self._on_close is not None:
-            self._on_close()
-
-
 def _answer_events(p: _Prepared, answer: Answer) -> Iterator[AskEvent]:
     for sentence in answer.sentences:
         yield TextEvent(f"{sentence.text} [{sentence.marker}]")
     yield ResultEvent(p.result(answer=answer))
-
-
-def _dropped_event(v: SentenceVerdict) -> DroppedEvent:
-    return DroppedEvent(DroppedSentence(v.sentence, str(v.problem), v.detail))
-
-
-def _closer(deltas: Iterator[str]) -> Callable[[], None]:
-    def close() -> None:
-        close_stream = getattr(deltas, "close", None)
-        if close_stream is not None:
-            with contextlib.suppress(ValueError):  # "generator already executing": it stops at its next token
-                close_stream()
-
-    return close
 
 
 def _draft(

@@ -17,7 +17,7 @@ from rag.bootstrap import build_runtime
 from rag.config import LlmUnsupported, Settings
 from rag.domain.clock import FixedClock
 from rag.domain.types import Asker
-from rag.services.ask import ResultEvent, TextEvent
+from rag.services.streaming import ResultEvent, TextEvent
 from tests.fakes import ScriptedChat
 
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)

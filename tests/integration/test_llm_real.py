@@ -32,7 +32,8 @@ from rag.domain.clock import FixedClock
 from rag.domain.trust import TrustStatus, trust_status, until_epoch
 from rag.domain.types import Asker, AskResult, RefusalReason
 from rag.retrieval.languages import LanguageIdentifier
-from rag.services.ask import DroppedEvent, ResultEvent, TextEvent, Verity
+from rag.services.ask import Verity
+from rag.services.streaming import DroppedEvent, ResultEvent, TextEvent
 from tests.integration.conftest import GOLDEN_NOW, ROOT, Service, clean_env, free_port
 
 LLM_PYTHON = ROOT / ".venv-llm" / "bin" / "python"

@@ -14,7 +14,8 @@ from rag.bootstrap import Runtime
 from rag.config import LlmUnsupported, Settings
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.types import Asker, RefusalReason
-from rag.services.ask import DroppedEvent, ResultEvent, TextEvent, Verity
+from rag.services.ask import Verity
+from rag.services.streaming import DroppedEvent, ResultEvent, TextEvent
 from tests.fakes import HashEmbedder, ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
 

@@ -13,8 +13,9 @@ from rag.answering.guard.verifier import Quote, QuoteVerifier, parse_quotes, ver
 from rag.config import GuardVerifier, LlmUnsupported, Settings
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.types import Asker
-from rag.services.ask import DroppedEvent, ResultEvent, TextEvent, Verity
+from rag.services.ask import Verity
 from rag.services.drafts import strip_markers
+from rag.services.streaming import DroppedEvent, ResultEvent, TextEvent
 from tests.fakes import HashEmbedder, ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
 
