@@ -1,1 +1,1 @@
-"""The use cases: ask, search and checked replies (ask.py), streamed answers, reply drafts, the catalog, request limits."""
+"""The use cases: ask, search, checked replies (ask.py), streamed answers, reply drafts, the catalog, limits."""
