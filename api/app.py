@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from api import mcp_http, web
-from api.auth import install_auth_handlers
 from api.deps import AskerResolver, resolver_for
 from api.errors import install_error_handlers
 from api.limits import install_limits
@@ -74,7 +73,6 @@ def create_app(settings: Settings | None = None, lifespan: Lifespan | None = Non
         lifespan=with_mcp(chosen),
     )
     install_error_handlers(app)
-    install_auth_handlers(app)
     install_limits(app)  # body size and time on every route, and keys checked before a route reads its body
     app.router.routes.append(Route(mcp_http.PATH, mcp_http.McpEndpoint(), include_in_schema=False))
     app.include_router(health.router)

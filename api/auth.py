@@ -14,20 +14,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Header, Request
 
-from api.errors import problem
 from rag.domain.errors import ErrorCode, VerityError
 from rag.services.catalog import Writer
 
 
-class GroupNotHeldError(Exception):
-    """A request stated a group its key does not hold: 403. Says nothing about cards."""
+class GroupNotHeldError(VerityError):
+    """A request stated a group its key does not hold: 403 `forbidden`. Says nothing about cards."""
 
     def __init__(self, groups: Iterable[str]) -> None:
         self.groups = sorted(groups)
-        super().__init__(f"this key does not hold the group(s) {', '.join(map(repr, self.groups))}")
+        super().__init__(
+            ErrorCode.FORBIDDEN, f"this key does not hold the group(s) {', '.join(map(repr, self.groups))}"
+        )
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -79,12 +79,3 @@ def require_writer(request: Request, authorization: Annotated[str | None, Header
 
 
 WriterDep = Annotated[WriteKey, Depends(require_writer)]
-
-
-async def _group_not_held(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GroupNotHeldError)
-    return problem(403, "forbidden", str(exc), request.url.path)
-
-
-def install_auth_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(GroupNotHeldError, _group_not_held)

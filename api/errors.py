@@ -28,6 +28,7 @@ STATUS_OF = {
     ErrorCode.EMBEDDER_UNAVAILABLE: 503,
     ErrorCode.LLM_UNAVAILABLE: 503,
     ErrorCode.CONFIGURATION: 500,
+    ErrorCode.INTERNAL: 500,
 }
 # A dependency that is down or slow: the client may try again (Retry-After, RFC 9110 10.2.3)
 RETRYABLE = frozenset({ErrorCode.STORE_UNAVAILABLE, ErrorCode.EMBEDDER_UNAVAILABLE, ErrorCode.LLM_UNAVAILABLE})
@@ -55,7 +56,7 @@ def problem_body(status: int, code: str, detail: str, instance: str, **extra: ob
 
 async def _verity_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VerityError)
-    status = STATUS_OF.get(exc.code, 500)
+    status = STATUS_OF[exc.code]  # every code has its status (tests/unit/test_api.py)
     if status >= 500:
         log.error("request failed: %s", exc)
     response = problem(status, exc.code.value, exc.message, request.url.path)
@@ -95,7 +96,8 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s", request.url.path)
-    return problem(500, "internal", "an unexpected error happened; it has been logged", request.url.path)
+    detail = "an unexpected error happened; it has been logged"
+    return problem(500, ErrorCode.INTERNAL.value, detail, request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -54,7 +54,7 @@ def stdio_asker(settings: Settings, groups: Sequence[str], key_file: Path | None
     try:
         return caller.asker(group_names(groups, "--group"))
     except GroupNotHeldError as exc:
-        raise VerityError(ErrorCode.UNAUTHORIZED, str(exc)) from None
+        raise VerityError(ErrorCode.UNAUTHORIZED, exc.message) from None
 
 
 def _read_key(path: Path) -> str:

@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     EMBEDDER_UNAVAILABLE = "embedder_unavailable"
     LLM_UNAVAILABLE = "llm_unavailable"
     CONFIGURATION = "configuration"
+    INTERNAL = "internal"  # a bug: the API answers 500 and logs it; never raised on purpose
 
 
 class VerityError(Exception):

@@ -95,3 +95,12 @@ def test_health_reveals_no_counts(client: TestClient) -> None:
 def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/ask", "/v1/search", "/healthz"} <= set(paths)
+
+
+def test_every_error_code_has_its_status_and_a_problem_of_that_status() -> None:
+    from api.errors import STATUS_OF
+    from rag.domain.errors import ErrorCode
+
+    assert set(STATUS_OF) == set(ErrorCode)
+    assert all(400 <= status <= 599 for status in STATUS_OF.values())
+    assert STATUS_OF[ErrorCode.FORBIDDEN] == 403 and STATUS_OF[ErrorCode.INTERNAL] == 500
