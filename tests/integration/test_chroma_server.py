@@ -18,7 +18,16 @@ from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.types import Asker, RecordKind
 from rag.ports import CardVersion, IndexRecord
 from tests.fakes import HashEmbedder, make_card
-from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
+from tests.integration.conftest import (
+    GOLDEN_NOW,
+    SAMPLE_KB,
+    VENV_BIN,
+    RunVerity,
+    Service,
+    clean_env,
+    free_port,
+    serve_verity,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,18 +104,8 @@ def test_replicas_sharing_one_chroma_server_agree_after_a_change(chroma_port: in
     replicas = []
     try:
         for name in ("a", "b"):
-            port = free_port()
-            replicas.append(
-                (
-                    f"http://127.0.0.1:{port}",
-                    Service(
-                        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
-                        f"http://127.0.0.1:{port}/healthz",
-                        env,
-                        tmp_path / f"{name}.log",
-                    ),
-                )
-            )
+            service, url = serve_verity(env, tmp_path / f"{name}.log")
+            replicas.append((url, service))
         (a, _), (b, _) = replicas
         card = {
             "id": "hub-error-zx9001",

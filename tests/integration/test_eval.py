@@ -23,7 +23,16 @@ from rag.config import Settings
 from rag.domain.trust import TrustStatus
 from rag.domain.types import Asker, AskResult
 from rag.services.ask import Verity
-from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, RunVerity, Service, clean_env, free_port
+from tests.integration.conftest import (
+    GOLDEN_NOW,
+    ROOT,
+    VENV_BIN,
+    RunVerity,
+    Service,
+    clean_env,
+    free_port,
+    serve_verity,
+)
 
 GOLDEN = ROOT / "evals" / "datasets" / "golden.jsonl"
 HELD_OUT = ROOT / "evals" / "datasets" / "golden-heldout.jsonl"  # never fitted on: what CI gates on
@@ -162,11 +171,8 @@ def served_stores(sample_settings: Settings, tmp_path_factory: pytest.TempPathFa
         for name, frozen in (("frozen", {"VERITY_FROZEN_NOW": GOLDEN_NOW}), ("live", {})):
             data = tmp_path_factory.mktemp(f"served-{name}")
             shutil.copytree(sample_settings.data_dir, data, dirs_exist_ok=True)
-            port = free_port()
-            env = clean_env(VERITY_DATA_DIR=str(data), **frozen)
-            args = [str(VENV_BIN / "verity"), "serve", "--port", str(port)]
-            services.append(Service(args, f"http://127.0.0.1:{port}/healthz", env, data / "server.log"))
-            urls[name] = f"http://127.0.0.1:{port}"
+            service, urls[name] = serve_verity({"VERITY_DATA_DIR": str(data), **frozen}, data / "server.log")
+            services.append(service)
         yield urls
     finally:
         for service in services:

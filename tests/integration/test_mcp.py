@@ -18,7 +18,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from rag.config import Settings
-from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, Service, clean_env, free_port
+from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, clean_env, serve_verity
 from tests.mcp_client import INITIALIZE, MCP_HEADERS, TOOLS, Session, structured, text
 
 FINANCE_CARD = "billing-refund-approval-limits"  # groups: [finance]
@@ -40,14 +40,10 @@ def serve(sample_settings: Settings, tmp_path_factory: pytest.TempPathFactory, *
     """`verity serve` on its own copy of the ingested sample knowledge base (one process per store)."""
     data = tmp_path_factory.mktemp("mcp-served")
     shutil.copytree(sample_settings.data_dir, data, dirs_exist_ok=True)
-    port = free_port()
-    service = Service(
-        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
-        f"http://127.0.0.1:{port}/healthz",
-        clean_env(VERITY_DATA_DIR=str(data), VERITY_FROZEN_NOW=GOLDEN_NOW, **env),
-        data / "server.log",
+    service, url = serve_verity(
+        {"VERITY_DATA_DIR": str(data), "VERITY_FROZEN_NOW": GOLDEN_NOW, **env}, data / "server.log"
     )
-    yield f"http://127.0.0.1:{port}"
+    yield url
     service.stop()
 
 

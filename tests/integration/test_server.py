@@ -14,7 +14,14 @@ import pytest
 
 from ingest.sources import CardFailure, ParsedCard, read_jsonl
 from rag.answering.sentences import split_sentences
-from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, RunVerity, Service, clean_env, free_port
+from tests.integration.conftest import (
+    GOLDEN_NOW,
+    SAMPLE_KB,
+    VENV_BIN,
+    RunVerity,
+    clean_env,
+    serve_verity,
+)
 
 WRITE_KEY = "integration-write-key"
 
@@ -28,14 +35,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     assert ingest.returncode == 0, ingest.stderr
     assert "54" in ingest.stdout.splitlines()[1]  # added
-    port = free_port()
-    service = Service(
-        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
-        f"http://127.0.0.1:{port}/healthz",
-        env,
-        data / "server.log",
-    )
-    yield f"http://127.0.0.1:{port}"
+    service, url = serve_verity(env, data / "server.log")
+    yield url
     service.stop()
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from rag.adapters.state.feedback import FEEDBACK_FILE
 from rag.config import Settings
-from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, Service, clean_env, free_port
+from tests.integration.conftest import GOLDEN_NOW, ROOT, VENV_BIN, serve_verity
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -72,15 +72,10 @@ def serve(sample_settings: Settings, folder: Path, **env: str) -> Iterator[str]:
     """`verity serve` on a private copy of the ingested sample knowledge base (its own feedback file)."""
     data = folder / "data"
     shutil.copytree(sample_settings.data_dir, data)
-    port = free_port()
-    service = Service(
-        [str(VENV_BIN / "verity"), "serve", "--port", str(port)],
-        f"http://127.0.0.1:{port}/healthz",
-        clean_env(VERITY_DATA_DIR=str(data), VERITY_FROZEN_NOW=GOLDEN_NOW, VERITY_WRITE_KEYS=WRITE_KEY, **env),
-        folder / "server.log",
-    )
+    variables = {"VERITY_DATA_DIR": str(data), "VERITY_FROZEN_NOW": GOLDEN_NOW, "VERITY_WRITE_KEYS": WRITE_KEY, **env}
+    service, url = serve_verity(variables, folder / "server.log")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         service.stop()
 

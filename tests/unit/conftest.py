@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +19,7 @@ from rag.bootstrap import Runtime
 from rag.config import Settings
 from rag.domain.cards import Card
 from rag.domain.clock import FixedClock
+from rag.ports import ChatModel
 from rag.services.ask import AskPolicy, Verity
 from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card, plain_calibration
 
@@ -80,6 +83,11 @@ class World:
     def ingest(self, *cards: Card) -> None:
         report = self.ingestor.run(ParsedCard(c, Location(f"{c.id}.md")) for c in cards)
         assert report.ok, report.failed
+
+    def with_chat(self, chat: ChatModel | None, **policy: Any) -> Verity:
+        """This world's Verity answering through `chat` (a scripted model), under `policy` changes."""
+        changed = replace(self.verity.policy, **policy)
+        return Verity(self.index, self.embedder, self.clock, changed, chat, self.verity.calibration)
 
     def runtime(self, settings: Settings) -> Runtime:
         """This world as the app's runtime, under `settings` (keys, limits)."""

@@ -1,7 +1,5 @@
 """Customer reply drafts: only verified, shareable facts reach the customer; the agent learns the rest."""
 
-from dataclasses import replace
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,7 +8,6 @@ from rag.answering.generation import INSUFFICIENT
 from rag.bootstrap import Runtime
 from rag.config import Settings
 from rag.domain.types import Asker, RefusalReason
-from rag.services.ask import Verity
 from rag.services.drafts import (
     FRAMES,
     HumanDecision,
@@ -46,12 +43,6 @@ SSO = make_card(
 def kb(world: World) -> World:
     world.ingest(REFUND, BATTERY, CHARGEBACK, EXPORT, INTERNAL, SSO)
     return world
-
-
-def with_chat(world: World, chat: ScriptedChat | None) -> Verity:
-    return Verity(
-        world.index, world.embedder, world.clock, replace(world.verity.policy), chat, world.verity.calibration
-    )
 
 
 def test_an_extractive_draft_quotes_verified_shareable_facts_without_markers(kb: World) -> None:
@@ -99,7 +90,7 @@ def test_a_customer_writing_portuguese_gets_a_portuguese_frame_and_the_agent_a_t
 
 def test_an_llm_draft_keeps_guarded_sentences_and_never_shows_the_model_internal_cards(kb: World) -> None:
     chat = ScriptedChat(f"{FAITHFUL} {INVENTED}")
-    draft = with_chat(kb, chat).draft_reply(MESSAGE, PUBLIC, context="Plan: Pro Annual, bought 2026-11-15")
+    draft = kb.with_chat(chat).draft_reply(MESSAGE, PUBLIC, context="Plan: Pro Annual, bought 2026-11-15")
     assert draft.needs_human is None
     assert strip_markers(FAITHFUL) in draft.reply
     assert "free hub" not in draft.reply
@@ -112,7 +103,7 @@ def test_an_llm_draft_keeps_guarded_sentences_and_never_shows_the_model_internal
 
 
 def test_an_llm_that_finds_nothing_to_say_hands_the_draft_to_a_human(kb: World) -> None:
-    draft = with_chat(kb, ScriptedChat(INSUFFICIENT)).draft_reply(MESSAGE, PUBLIC)
+    draft = kb.with_chat(ScriptedChat(INSUFFICIENT)).draft_reply(MESSAGE, PUBLIC)
     assert draft.needs_human is not None
     assert draft.needs_human.reason is HumanDecision.NO_EVIDENCE
     assert FRAMES["en"].holding in draft.reply
@@ -126,7 +117,7 @@ def test_a_customer_message_cannot_close_its_fence() -> None:
 
 def test_an_llm_draft_in_the_customers_language_carries_no_translation_note(kb: World) -> None:
     chat = ScriptedChat(FAITHFUL)
-    draft = with_chat(kb, chat).draft_reply("Olá, meu plano Pro Annual can be refunded in full within 30 days?", PUBLIC)
+    draft = kb.with_chat(chat).draft_reply("Olá, meu plano Pro Annual can be refunded in full within 30 days?", PUBLIC)
     assert draft.language == "pt"
     assert not any("Translate" in n for n in draft.notes)  # the model was told to write Portuguese
 

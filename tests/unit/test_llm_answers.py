@@ -1,7 +1,6 @@
 """The LLM answerer wired into `ask`, over a scripted chat model: what the model sees, what is kept."""
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,13 +22,6 @@ FAITHFUL = "Pro Annual plans can be refunded in full within 30 days of purchase.
 INVENTED = "Refunds are also paid in gold bars to loyal customers. [1]"
 
 
-def with_chat(
-    world: World, chat: ScriptedChat, unsupported: LlmUnsupported = LlmUnsupported.DROP, fallback: bool = True
-) -> Verity:
-    policy = replace(world.verity.policy, unsupported=unsupported, llm_fallback=fallback)
-    return Verity(world.index, world.embedder, world.clock, policy, chat, world.verity.calibration)
-
-
 @pytest.fixture
 def kb(world: World) -> World:
     world.ingest(REFUND, BATTERY, CHARGEBACK, EXPORT)
@@ -38,7 +30,7 @@ def kb(world: World) -> World:
 
 def test_the_model_sees_only_verified_visible_cards_and_its_faithful_sentence_is_kept(kb: World) -> None:
     chat = ScriptedChat(f"{FAITHFUL} {INVENTED}")
-    result = with_chat(kb, chat).ask(QUESTION, PUBLIC)
+    result = kb.with_chat(chat).ask(QUESTION, PUBLIC)
     [prompt] = chat.prompts
     seen = "\n".join(m["content"] for m in prompt)
     assert REFUND.body.split(".")[0] in seen
@@ -53,21 +45,21 @@ def test_the_model_sees_only_verified_visible_cards_and_its_faithful_sentence_is
 
 def test_a_question_only_untrusted_cards_answer_never_reaches_the_model(kb: World) -> None:
     chat = ScriptedChat(FAITHFUL)
-    result = with_chat(kb, chat).ask("How is the hub battery replaced by the customer?", PUBLIC)
+    result = kb.with_chat(chat).ask("How is the hub battery replaced by the customer?", PUBLIC)
     assert result.refusal is not None
     assert result.refusal.reason is RefusalReason.ONLY_UNVERIFIED
     assert chat.prompts == []
 
 
 def test_the_models_insufficient_signal_is_a_no_evidence_refusal(kb: World) -> None:
-    result = with_chat(kb, ScriptedChat(INSUFFICIENT)).ask(QUESTION, PUBLIC)
+    result = kb.with_chat(ScriptedChat(INSUFFICIENT)).ask(QUESTION, PUBLIC)
     assert result.answer is None
     assert result.refusal is not None
     assert (result.refusal.reason, result.refusal.message) == (RefusalReason.NO_EVIDENCE, INSUFFICIENT_MESSAGE)
 
 
 def test_an_answer_with_nothing_supported_is_withheld_and_its_sentences_listed(kb: World) -> None:
-    result = with_chat(kb, ScriptedChat(f"{INVENTED} Refunds take 45 days. [1]")).ask(QUESTION, PUBLIC)
+    result = kb.with_chat(ScriptedChat(f"{INVENTED} Refunds take 45 days. [1]")).ask(QUESTION, PUBLIC)
     assert result.answer is None
     assert result.refusal is not None
     assert result.refusal.message == UNSUPPORTED_MESSAGE
@@ -75,7 +67,7 @@ def test_an_answer_with_nothing_supported_is_withheld_and_its_sentences_listed(k
 
 
 def test_under_refuse_one_bad_sentence_withholds_the_answer(kb: World) -> None:
-    verity = with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}"), unsupported=LlmUnsupported.REFUSE)
+    verity = kb.with_chat(ScriptedChat(f"{FAITHFUL} {INVENTED}"), unsupported=LlmUnsupported.REFUSE)
     result = verity.ask(QUESTION, PUBLIC)
     assert result.answer is None
     assert result.refusal is not None
@@ -84,12 +76,12 @@ def test_under_refuse_one_bad_sentence_withholds_the_answer(kb: World) -> None:
 
 def test_a_failed_model_falls_back_to_the_extractive_answer_or_fails_clearly(kb: World) -> None:
     down = ScriptedChat(error=VerityError(ErrorCode.LLM_UNAVAILABLE, "the chat endpoint answered HTTP 503"))
-    result = with_chat(kb, down).ask(QUESTION, PUBLIC)
+    result = kb.with_chat(down).ask(QUESTION, PUBLIC)
     assert result.answer is not None
     assert result.answer.text.startswith(FAITHFUL)  # the extractive answer quotes the card
     assert result.timings_ms["llm_failed"] == 1.0
     with pytest.raises(VerityError) as caught:
-        with_chat(kb, down, fallback=False).ask(QUESTION, PUBLIC)
+        kb.with_chat(down, llm_fallback=False).ask(QUESTION, PUBLIC)
     assert caught.value.code is ErrorCode.LLM_UNAVAILABLE
 
 
@@ -98,13 +90,13 @@ def test_over_http_dropped_sentences_are_listed_and_a_down_model_is_a_503(kb: Wo
         runtime = Runtime(settings=Settings(), embedder=kb.embedder, index=kb.index, verity=verity, clock=kb.clock)
         return TestClient(create_app(lifespan=runtime_lifespan(lambda: runtime)))
 
-    with client_for(with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}"))) as client:
+    with client_for(kb.with_chat(ScriptedChat(f"{FAITHFUL} {INVENTED}"))) as client:
         body = client.post("/v1/ask", json={"question": QUESTION}).json()
     assert body["outcome"] == "answered"
     assert body["answer"] == FAITHFUL
     assert [d["problem"] for d in body["dropped"]] == ["unsupported"]
     down = ScriptedChat(error=VerityError(ErrorCode.LLM_UNAVAILABLE, "the chat endpoint answered HTTP 429"))
-    with client_for(with_chat(kb, down, fallback=False)) as client:
+    with client_for(kb.with_chat(down, llm_fallback=False)) as client:
         response = client.post("/v1/ask", json={"question": QUESTION})
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")

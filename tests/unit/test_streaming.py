@@ -1,8 +1,6 @@
 """`POST /v1/ask` with `stream: true`: kept sentences as they pass the guard, dropped ones, then the result."""
 
 import json
-from dataclasses import replace
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,11 +23,6 @@ FAITHFUL = "Pro Annual plans can be refunded in full within 30 days of purchase.
 INVENTED = "Refunds are also paid in gold bars to loyal customers. [1]"
 
 
-def with_chat(world: World, chat: ScriptedChat | None, **policy: Any) -> Verity:
-    policies = replace(world.verity.policy, **policy)
-    return Verity(world.index, world.embedder, world.clock, policies, chat, world.verity.calibration)
-
-
 @pytest.fixture
 def kb(world: World) -> World:
     world.ingest(REFUND, BATTERY, CHARGEBACK, EXPORT)
@@ -39,7 +32,7 @@ def kb(world: World) -> World:
 def test_a_kept_sentence_is_sent_before_the_model_has_finished(kb: World) -> None:
     chat = ScriptedChat(f"{FAITHFUL} {INVENTED} {FAITHFUL}")
     total = len((f"{FAITHFUL} {INVENTED} {FAITHFUL}").split())
-    events = iter(with_chat(kb, chat).ask_stream(QUESTION, PUBLIC))
+    events = iter(kb.with_chat(chat).ask_stream(QUESTION, PUBLIC))
     first = next(events)
     assert first == TextEvent(FAITHFUL)
     assert chat.pulled < total  # judged and sent while the model was still writing
@@ -56,8 +49,8 @@ def test_a_kept_sentence_is_sent_before_the_model_has_finished(kb: World) -> Non
 
 
 def test_streamed_text_is_what_the_whole_answer_says(kb: World) -> None:
-    streamed = list(with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}")).ask_stream(QUESTION, PUBLIC))
-    plain = with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}")).ask(QUESTION, PUBLIC)
+    streamed = list(kb.with_chat(ScriptedChat(f"{FAITHFUL} {INVENTED}")).ask_stream(QUESTION, PUBLIC))
+    plain = kb.with_chat(ScriptedChat(f"{FAITHFUL} {INVENTED}")).ask(QUESTION, PUBLIC)
     assert plain.answer is not None
     assert " ".join(e.text for e in streamed if isinstance(e, TextEvent)) == plain.answer.text
     last = streamed[-1]
@@ -68,7 +61,7 @@ def test_streamed_text_is_what_the_whole_answer_says(kb: World) -> None:
 
 def test_under_refuse_nothing_is_sent_until_the_whole_reply_passed(kb: World) -> None:
     bad = list(
-        with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
+        kb.with_chat(ScriptedChat(f"{FAITHFUL} {INVENTED}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
             QUESTION, PUBLIC
         )
     )
@@ -76,7 +69,7 @@ def test_under_refuse_nothing_is_sent_until_the_whole_reply_passed(kb: World) ->
     assert isinstance(bad[-1], ResultEvent)
     assert bad[-1].result.refusal is not None
     good = list(
-        with_chat(kb, ScriptedChat(f"{FAITHFUL} {FAITHFUL}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
+        kb.with_chat(ScriptedChat(f"{FAITHFUL} {FAITHFUL}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
             QUESTION, PUBLIC
         )
     )
@@ -84,12 +77,12 @@ def test_under_refuse_nothing_is_sent_until_the_whole_reply_passed(kb: World) ->
 
 
 def test_insufficient_evidence_and_untrusted_only_questions_stream_only_a_refusal(kb: World) -> None:
-    [insufficient] = list(with_chat(kb, ScriptedChat(INSUFFICIENT)).ask_stream(QUESTION, PUBLIC))
+    [insufficient] = list(kb.with_chat(ScriptedChat(INSUFFICIENT)).ask_stream(QUESTION, PUBLIC))
     assert isinstance(insufficient, ResultEvent)
     assert insufficient.result.refusal is not None
     assert insufficient.result.refusal.reason is RefusalReason.NO_EVIDENCE
     chat = ScriptedChat(FAITHFUL)
-    [untrusted] = list(with_chat(kb, chat).ask_stream("How is the hub battery replaced by the customer?", PUBLIC))
+    [untrusted] = list(kb.with_chat(chat).ask_stream("How is the hub battery replaced by the customer?", PUBLIC))
     assert isinstance(untrusted, ResultEvent)
     assert untrusted.result.refusal is not None
     assert untrusted.result.refusal.reason is RefusalReason.ONLY_UNVERIFIED
@@ -98,7 +91,7 @@ def test_insufficient_evidence_and_untrusted_only_questions_stream_only_a_refusa
 
 def test_closing_the_stream_stops_generation(kb: World) -> None:
     chat = ScriptedChat(" ".join([FAITHFUL] * 20))
-    stream = with_chat(kb, chat).ask_stream(QUESTION, PUBLIC)
+    stream = kb.with_chat(chat).ask_stream(QUESTION, PUBLIC)
     events = iter(stream)
     assert isinstance(next(events), TextEvent)
     stream.close()
@@ -109,26 +102,26 @@ def test_closing_the_stream_stops_generation(kb: World) -> None:
 
 def test_a_model_down_before_its_first_token_falls_back_or_fails_before_the_stream(kb: World) -> None:
     down = ScriptedChat(error=VerityError(ErrorCode.LLM_UNAVAILABLE, "the chat endpoint answered HTTP 503"))
-    events = list(with_chat(kb, down).ask_stream(QUESTION, PUBLIC))
+    events = list(kb.with_chat(down).ask_stream(QUESTION, PUBLIC))
     assert isinstance(events[0], TextEvent)
     assert events[0].text.startswith(FAITHFUL)  # the extractive answer, quoted
     assert isinstance(events[-1], ResultEvent)
     assert events[-1].result.timings_ms["llm_failed"] == 1.0
     with pytest.raises(VerityError):
-        with_chat(kb, down, llm_fallback=False).ask_stream(QUESTION, PUBLIC)
+        kb.with_chat(down, llm_fallback=False).ask_stream(QUESTION, PUBLIC)
 
 
 def test_a_model_that_breaks_mid_stream_raises_after_what_was_sent(kb: World) -> None:
     broken = ScriptedChat(f"{FAITHFUL} {FAITHFUL} {FAITHFUL}", fail_after=16)
-    events = iter(with_chat(kb, broken).ask_stream(QUESTION, PUBLIC))
+    events = iter(kb.with_chat(broken).ask_stream(QUESTION, PUBLIC))
     assert next(events) == TextEvent(FAITHFUL)
     with pytest.raises(VerityError):
         list(events)
 
 
 def test_extractive_answers_stream_their_sentences_then_the_result(kb: World) -> None:
-    events = list(with_chat(kb, None).ask_stream(QUESTION, PUBLIC))
-    plain = with_chat(kb, None).ask(QUESTION, PUBLIC)
+    events = list(kb.with_chat(None).ask_stream(QUESTION, PUBLIC))
+    plain = kb.with_chat(None).ask(QUESTION, PUBLIC)
     assert plain.answer is not None
     texts = [e.text for e in events if isinstance(e, TextEvent)]
     assert " ".join(texts) == plain.answer.text
@@ -165,7 +158,7 @@ def client_for(kb: World, verity: Verity) -> TestClient:
 
 
 def test_over_http_a_stream_is_server_sent_events_and_errors_before_it_are_problems(kb: World) -> None:
-    with client_for(kb, with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED}"))) as client:
+    with client_for(kb, kb.with_chat(ScriptedChat(f"{FAITHFUL} {INVENTED}"))) as client:
         response = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
         invalid = client.post("/v1/ask", json={"question": " ", "stream": True})
     assert response.status_code == 200
@@ -178,7 +171,7 @@ def test_over_http_a_stream_is_server_sent_events_and_errors_before_it_are_probl
     assert invalid.status_code == 422
     assert invalid.headers["content-type"].startswith("application/problem+json")
     down = ScriptedChat(error=VerityError(ErrorCode.LLM_UNAVAILABLE, "the chat endpoint answered HTTP 429"))
-    with client_for(kb, with_chat(kb, down, llm_fallback=False)) as client:
+    with client_for(kb, kb.with_chat(down, llm_fallback=False)) as client:
         unavailable = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
     assert unavailable.status_code == 503
     assert unavailable.headers["content-type"].startswith("application/problem+json")
@@ -186,7 +179,7 @@ def test_over_http_a_stream_is_server_sent_events_and_errors_before_it_are_probl
 
 def test_over_http_a_model_that_breaks_mid_stream_ends_with_an_error_event(kb: World) -> None:
     broken = ScriptedChat(f"{FAITHFUL} {FAITHFUL} {FAITHFUL}", fail_after=16)
-    with client_for(kb, with_chat(kb, broken)) as client:
+    with client_for(kb, kb.with_chat(broken)) as client:
         response = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
     events = sse(response.text)
     assert [name for name, _ in events] == ["text", "error"]
@@ -209,7 +202,7 @@ def test_a_sentence_without_letters_does_not_lose_or_repeat_the_one_before(kb: W
 
 def test_under_refuse_no_passed_sentence_is_reported_as_dropped(kb: World) -> None:
     events = list(
-        with_chat(kb, ScriptedChat(f"{FAITHFUL} {INVENTED} {FAITHFUL}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
+        kb.with_chat(ScriptedChat(f"{FAITHFUL} {INVENTED} {FAITHFUL}"), unsupported=LlmUnsupported.REFUSE).ask_stream(
             QUESTION, PUBLIC
         )
     )

@@ -3,7 +3,6 @@ sentence, and Verity checks the quote instead of believing it. Scripted models, 
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 from pydantic import ValidationError
@@ -135,9 +134,7 @@ def quoter(quotes: dict[str, str]) -> Callable[[str], str]:
 
 def verifying(world: World, quotes: dict[str, str], unsupported: LlmUnsupported = LlmUnsupported.DROP) -> Verity:
     world.ingest(REFUND, BATTERY, CHARGEBACK, EXPORT)
-    policy = replace(world.verity.policy, unsupported=unsupported, verify_quotes=True)
-    chat = ScriptedChat(quoter(quotes))
-    return Verity(world.index, world.embedder, world.clock, policy, chat, world.verity.calibration)
+    return world.with_chat(ScriptedChat(quoter(quotes)), unsupported=unsupported, verify_quotes=True)
 
 
 ONLY_FAITHFUL = {strip_markers(FAITHFUL): strip_markers(FAITHFUL)}
