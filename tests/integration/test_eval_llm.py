@@ -18,6 +18,8 @@ from rag.config import Settings
 from tests.integration.conftest import ROOT
 from tests.integration.test_llm_real import llm_url
 
+pytestmark = pytest.mark.llm
+
 __all__ = ["llm_url"]  # the fixture that starts the real model server (module scope)
 
 GOLDEN = ROOT / "evals" / "datasets" / "golden.jsonl"

@@ -20,6 +20,8 @@ from rag.domain.types import Asker
 from rag.services.streaming import ResultEvent, TextEvent
 from tests.fakes import ScriptedChat
 
+pytestmark = pytest.mark.slow
+
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 

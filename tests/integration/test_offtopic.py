@@ -34,6 +34,8 @@ from rag.domain.types import Asker
 from rag.ports import Scope, TrustFilter
 from tests.integration.conftest import ROOT, SAMPLE_KB
 
+pytestmark = pytest.mark.slow
+
 GURU_TWO_CARDS = ROOT / "tests" / "fixtures" / "guru" / "two-cards.guru.json"
 OFFTOPIC_REFUSED = 0.99
 LARGE_KB = int(os.environ.get("VERITY_SHAPE_CARDS", "5000"))

@@ -27,6 +27,8 @@ import pytest
 
 from tests.integration.conftest import GOLDEN_NOW, SAMPLE_KB, VENV_BIN, clean_env, serve_verity
 
+pytestmark = pytest.mark.slow
+
 KEY = "k-conformance-7f3a"  # a read key and a write key of every group (of every card, in `every_card`)
 EXAMPLES = int(os.environ.get("VERITY_SCHEMATHESIS_EXAMPLES", "25"))
 SEED = int(os.environ.get("VERITY_SCHEMATHESIS_SEED", "20261202"))

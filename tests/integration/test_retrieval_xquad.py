@@ -16,6 +16,8 @@ import pytest
 from evals.retrieval import BUNDLED_XQUAD, Bench, mixed_language, pairs_table, refusal_curve
 from rag.retrieval.decision import DecisionModel
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Bench:

@@ -32,6 +32,8 @@ from tests.integration.conftest import (
 from tests.integration.test_reliability import ASKERS, Askers, Reply, _summary
 from tests.mcp_client import structured, text
 
+pytestmark = pytest.mark.slow
+
 QUESTION = {"question": "How do refunds work for Pro Annual plans?"}
 
 

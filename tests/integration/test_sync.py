@@ -32,6 +32,8 @@ from rag.ports import Scope
 from tests.fakes import HashEmbedder, make_card
 from tests.integration.conftest import VENV_BIN, clean_env
 
+pytestmark = pytest.mark.slow
+
 TOPICS = ["refund", "invoice", "shipping", "password", "hub", "schedule", "export", "outage", "handoff", "seat"]
 
 

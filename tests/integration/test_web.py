@@ -58,6 +58,8 @@ from playwright.sync_api import (  # noqa: E402
     sync_playwright,
 )
 
+pytestmark = pytest.mark.browser
+
 
 def golden(question_id: str) -> dict[str, Any]:
     with (ROOT / "evals" / "datasets" / "golden.jsonl").open(encoding="utf-8") as lines:
