@@ -20,9 +20,7 @@ FAST = RecorderPolicy(backoff_s=0.001, retries=2)
 
 
 def event(n: int = 0) -> Event:
-    return Event(
-        NOW, EventKind.ASK, Channel.HTTP, EventOutcome.ANSWERED, None, "en", (), frozenset(), "s", f"q{n}"
-    )
+    return Event(NOW, EventKind.ASK, Channel.HTTP, EventOutcome.ANSWERED, None, "en", (), frozenset(), "s", f"q{n}")
 
 
 class ListLog:
