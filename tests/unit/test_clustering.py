@@ -39,7 +39,7 @@ def test_the_same_clusters_as_the_textbook_method(linkage: Linkage, seed: int) -
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(4, 8))
     points = np.repeat(centres, 6, axis=0) + rng.normal(scale=0.6, size=(24, 8))
-    vectors = points / np.linalg.norm(points, axis=1, keepdims=True)
+    vectors = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
     for min_similarity in (0.2, 0.5, 0.8):
         assert partition(cluster(vectors, min_similarity, linkage)) == textbook(vectors, min_similarity, linkage)
 
