@@ -10,10 +10,10 @@ merges gives the same flat clusters as cutting the dendrogram.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
-
-from rag.domain.vectors import Vectors
+import numpy.typing as npt
 
 
 class Linkage(StrEnum):
@@ -21,7 +21,9 @@ class Linkage(StrEnum):
     COMPLETE = "complete"  # the farthest pair: every member is close to every other
 
 
-def cluster(vectors: Vectors, min_similarity: float, linkage: Linkage = Linkage.AVERAGE) -> list[int]:
+def cluster(
+    vectors: npt.NDArray[np.floating[Any]], min_similarity: float, linkage: Linkage = Linkage.AVERAGE
+) -> list[int]:
     """A cluster label per row of `vectors` (unit length), numbered by first appearance from 0."""
     n = int(vectors.shape[0])
     if n == 0:
