@@ -3,7 +3,7 @@
 The nearest-neighbour chain algorithm (Murtagh, 1983) finds the same hierarchy as the textbook method for
 "reducible" linkages (average and complete are) in O(n^2) time and memory, without a library: numpy
 only, so the service image needs no scipy. Clusters are the connected parts of the hierarchy's merges at
-distance <= 1 - `min_similarity`: since heights only grow up a reducible hierarchy, a union-find over those
+similarity >= `min_similarity`: since heights only grow up a reducible hierarchy, a union-find over those
 merges gives the same flat clusters as cutting the dendrogram.
 """
 
@@ -25,12 +25,19 @@ def cluster(
     vectors: npt.NDArray[np.floating[Any]], min_similarity: float, linkage: Linkage = Linkage.AVERAGE
 ) -> list[int]:
     """A cluster label per row of `vectors` (unit length), numbered by first appearance from 0."""
-    n = int(vectors.shape[0])
+    return cluster_similarities(vectors @ vectors.T, min_similarity, linkage)
+
+
+def cluster_similarities(
+    similarity: npt.NDArray[np.floating[Any]], min_similarity: float, linkage: Linkage = Linkage.AVERAGE
+) -> list[int]:
+    """The same from a symmetric similarity matrix (any scale: the cut is `min_similarity` on it)."""
+    n = int(similarity.shape[0])
     if n == 0:
         return []
-    distance = np.asarray(1.0 - vectors @ vectors.T, dtype=np.float64)
+    distance = np.asarray(-similarity, dtype=np.float64)
     np.fill_diagonal(distance, np.inf)
-    cut = 1.0 - min_similarity
+    cut = -min_similarity
     size = np.ones(n)
     alive = np.ones(n, dtype=bool)
     parent = list(range(n))
