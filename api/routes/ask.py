@@ -93,7 +93,7 @@ def _encode(event: AskEvent) -> str:
         return _event("text", {"text": event.text})
     if isinstance(event, DroppedEvent):
         d = event.dropped
-        return _event("dropped", DroppedPublic(text=d.text, problem=d.problem, detail=d.detail).model_dump())
+        return _event("dropped", DroppedPublic.of(d).model_dump())
     assert isinstance(event, ResultEvent)
     return _event("result", AskPublic.of(event.result).model_dump(mode="json"))
 

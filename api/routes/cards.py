@@ -14,13 +14,14 @@ from api.schemas import (
     CardListPublic,
     CardPublic,
     CardSummaryPublic,
+    CardWrite,
     CardWritePublic,
     CollectionsPublic,
     CollectionTrustPublic,
     Group,
     VerifyRequest,
 )
-from rag.domain.cards import ID_PATTERN, Card
+from rag.domain.cards import ID_PATTERN
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.trust import TrustStatus
 from rag.services.catalog import not_found
@@ -62,7 +63,7 @@ async def collections(catalog: CatalogDep, caller: CallerDep, groups: Groups = [
 
 
 @router.put("/v1/cards/{card_id}", response_model=CardWritePublic, summary="Add or replace a card")
-async def put_card(card_id: CardId, card: Card, catalog: CatalogDep, key: WriterDep) -> CardWritePublic:
+async def put_card(card_id: CardId, card: CardWrite, catalog: CatalogDep, key: WriterDep) -> CardWritePublic:
     if card.id != card_id:
         # 409, not 422: each id is valid on its own; they disagree (JSON Schema cannot say the two must be equal)
         raise VerityError(ErrorCode.CONFLICT, f"the body's id {card.id!r} differs from the path's {card_id!r}")
