@@ -8,10 +8,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from api import mcp_http, web
+from api import web
 from api.deps import AskerResolver, resolver_for
 from api.errors import install_error_handlers
 from api.limits import install_limits
+from api.mcp import http as mcp_http
 from api.openapi import describe_problems
 from api.routes import ask, cards, check, feedback, health
 from ingest.pipeline import IngestWriter

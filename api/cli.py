@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_centroids)
 
-    from api import mcp_server
+    from api.mcp import stdio as mcp_stdio
     from evals.harness import cli as eval_cli
 
     p = sub.add_parser("eval", help="score a golden set (in process or against a running server)")
@@ -296,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=eval_cli.main)
 
     p = sub.add_parser("mcp", help="serve Verity's tools over MCP on stdio (for local agent clients)")
-    mcp_server.add_arguments(p)
-    p.set_defaults(func=mcp_server.main)
+    mcp_stdio.add_arguments(p)
+    p.set_defaults(func=mcp_stdio.main)
     return parser
 
 

@@ -10,7 +10,7 @@ caller), and they alone check the routes that read no body:
 - a route that depends on `get_caller` needs a read key when the app's resolver asks for one (VERITY_READ_KEYS
   set); behind a trusted gateway it needs none;
 - every other route (/healthz, the web page and its files, /openapi.json, /docs) needs nothing here. `/mcp`
-  checks its key itself, before it reads a byte (api/mcp_http.py).
+  checks its key itself, before it reads a byte (api/mcp/http.py).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api.app import catalog_for, create_app, runtime_lifespan
 from api.key_gate import Need, route_need
 from api.limits import RequestLimitMiddleware
-from api.mcp_tools import build_mcp_server, fixed_asker
+from api.mcp.tools import build_mcp_server, fixed_asker
 from api.routes import ask, cards, check, feedback, health
 from rag.answering.extractive import ExtractivePolicy
 from rag.answering.tokens import count_tokens

@@ -17,7 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
 from api.app import catalog_for, create_app, runtime_lifespan
-from api.mcp_tools import build_mcp_server, fixed_asker
+from api.mcp.tools import build_mcp_server, fixed_asker
 from api.schemas import AskPublic, CardPublic, CheckPublic, DraftPublic, SearchPublic
 from rag.bootstrap import Runtime
 from rag.config import Settings

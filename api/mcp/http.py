@@ -24,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from api.deps import AskerResolver
-from api.mcp_tools import build_mcp_server
+from api.mcp.tools import build_mcp_server
 from rag.bootstrap import Runtime
 from rag.domain.cards import GROUP_PATTERN
 from rag.domain.errors import ErrorCode, VerityError

@@ -1,7 +1,7 @@
 """Verity's tools for AI agents over the Model Context Protocol: ask, search, get_card, draft_reply, check_reply.
 
 Each tool calls the same core function as its REST endpoint and returns the same public schema
-(api/schemas.py) as structured output, so an agent and an HTTP client read the same objects. Who is asking
+(api/schemas/) as structured output, so an agent and an HTTP client read the same objects. Who is asking
 comes from the transport (`AskerOf`): the request's key or gateway groups over HTTP, `--group` flags on stdio;
 an agent never names its own groups in a tool call.
 """

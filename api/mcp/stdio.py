@@ -3,7 +3,7 @@
 The identity rule is the HTTP one: without read keys the asker's groups are the `--group` flags; with read
 keys (VERITY_READ_KEYS) the process needs a key (`--key-file`, so that it never shows in a process list)
 and sees that key's groups, which `--group` may only narrow. The same tools are served over HTTP at `/mcp`
-by `verity serve` (api/mcp_http.py).
+by `verity serve` (api/mcp/http.py).
 
 Top-level imports stay light: `verity --help` imports this module to build its parser.
 """
@@ -38,7 +38,7 @@ def stdio_asker(settings: Settings, groups: Sequence[str], key_file: Path | None
     """The one asker of a stdio server, by the REST API's rule (api/deps.py); refused -> VerityError."""
     from api.auth import GroupNotHeldError
     from api.deps import resolver_for
-    from api.mcp_http import group_names
+    from api.mcp.http import group_names
 
     resolver = resolver_for(settings)
     keyed = bool(settings.read_key_groups())
@@ -66,7 +66,7 @@ def _read_key(path: Path) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from api.app import catalog_for
-    from api.mcp_tools import build_mcp_server, fixed_asker
+    from api.mcp.tools import build_mcp_server, fixed_asker
     from rag.adapters.store_lock import hold_store
     from rag.bootstrap import build_runtime
     from rag.config import Settings
