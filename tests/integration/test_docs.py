@@ -1,6 +1,6 @@
 """Docs that cannot drift: the README's settings table is what `verity settings` prints."""
 
-from api.cli import settings_table
+from api.cli.service import settings_table
 from tests.integration.conftest import ROOT
 from tests.layout import layout
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.cli import build_parser, reply_text, run_check
+from api.cli import build_parser
+from api.cli.query import reply_text, run_check
 from api.schemas import CheckPublic
 from rag.answering.checking import MAX_SENTENCES, CheckResult, CheckStatus
 from rag.answering.extractive import ExtractivePolicy
