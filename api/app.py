@@ -8,13 +8,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from api import web
-from api.deps import AskerResolver, resolver_for
-from api.errors import install_error_handlers
-from api.limits import install_limits
+from api.http.deps import AskerResolver, resolver_for
+from api.http.errors import install_error_handlers
+from api.http.limits import install_limits
+from api.http.openapi import describe_problems
 from api.mcp import http as mcp_http
-from api.openapi import describe_problems
-from api.routes import ask, cards, check, feedback, health
+from api.routes import ask, cards, check, feedback, health, web
 from ingest.pipeline import IngestWriter
 from rag.adapters.state.feedback import FeedbackStore
 from rag.bootstrap import Runtime, build_runtime, ingestor_for
@@ -22,6 +21,8 @@ from rag.config import Settings
 from rag.services.catalog import Catalog
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+ROUTERS = (health.router, ask.router, check.router, cards.router, feedback.router, web.router)
+"""Every router of the app, in order (the MCP endpoint at /mcp is mounted beside them)."""
 
 
 def runtime_lifespan(
@@ -76,11 +77,7 @@ def create_app(settings: Settings | None = None, lifespan: Lifespan | None = Non
     install_error_handlers(app)
     install_limits(app)  # body size and time on every route, and keys checked before a route reads its body
     app.router.routes.append(Route(mcp_http.PATH, mcp_http.McpEndpoint(), include_in_schema=False))
-    app.include_router(health.router)
-    app.include_router(ask.router)
-    app.include_router(check.router)
-    app.include_router(cards.router)
-    app.include_router(feedback.router)
-    app.include_router(web.router)
+    for router in ROUTERS:
+        app.include_router(router)
     describe_problems(app)  # the OpenAPI document lists every problem response each route can give
     return app

@@ -1,5 +1,8 @@
-"""`verity`, the command line: the parser and entry point (parser.py), the commands that query the knowledge
-base (query.py) and those that feed, serve and describe it (service.py), with ingest progress (progress.py)."""
+"""`verity`, the command line: the parser, the query commands, the store and server commands.
+
+parser.py builds the parser and holds the entry point; query.py has ask, search and check; service.py has
+ingest, serve, centroids and settings; progress.py shows ingest progress.
+"""
 
 from api.cli.parser import build_parser, main
 

@@ -1,5 +1,5 @@
-"""Verity's tools for AI agents over MCP: the tools (tools.py), served over HTTP at /mcp (http.py) and on stdio
-by `verity mcp` (stdio.py).
+"""Verity's MCP tools for AI agents, served over HTTP at /mcp and on stdio by `verity mcp`.
 
+tools.py declares the tools; http.py serves them at /mcp beside the REST API; stdio.py is `verity mcp`.
 Nothing is imported here: `verity --help` imports stdio.py to build its parser, and it stays light.
 """

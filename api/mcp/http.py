@@ -23,7 +23,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from api.deps import AskerResolver
+from api.http.deps import AskerResolver
 from api.mcp.tools import build_mcp_server
 from rag.bootstrap import Runtime
 from rag.domain.cards import GROUP_PATTERN

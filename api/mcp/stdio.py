@@ -35,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def stdio_asker(settings: Settings, groups: Sequence[str], key_file: Path | None) -> Asker:
-    """The one asker of a stdio server, by the REST API's rule (api/deps.py); refused -> VerityError."""
-    from api.auth import GroupNotHeldError
-    from api.deps import resolver_for
+    """The one asker of a stdio server, by the REST API's rule (api/http/deps.py); refused -> VerityError."""
+    from api.http.auth import GroupNotHeldError
+    from api.http.deps import resolver_for
     from api.mcp.http import group_names
 
     resolver = resolver_for(settings)

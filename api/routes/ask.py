@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import CallerDep, VerityDep
-from api.errors import STATUS_OF, problem_body
+from api.http.deps import CallerDep, VerityDep
+from api.http.errors import STATUS_OF, problem_body
 from api.schemas import AskPublic, AskRequest, DraftPublic, DraftRequest, DroppedPublic, SearchPublic, SearchRequest
 from rag.domain.errors import VerityError
 from rag.services.streaming import AskEvent, AskStream, DroppedEvent, ResultEvent, TextEvent

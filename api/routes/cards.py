@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import WriterDep
-from api.deps import CallerDep, CatalogDep
+from api.http.auth import WriterDep
+from api.http.deps import CallerDep, CatalogDep
 from api.schemas import (
     CardListPublic,
     CardPublic,

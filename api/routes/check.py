@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CallerDep, VerityDep
+from api.http.deps import CallerDep, VerityDep
 from api.schemas import CheckPublic, CheckRequest
 
 router = APIRouter(prefix="/v1", tags=["answers"])

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api.auth import WriterDep
-from api.deps import CallerDep
+from api.http.auth import WriterDep
+from api.http.deps import CallerDep
 from api.schemas import Group
 from rag.adapters.state.feedback import (
     FEEDBACK_FILE,

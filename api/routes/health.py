@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep
+from api.http.deps import RuntimeDep
 from api.schemas import HealthPublic
 
 router = APIRouter(tags=["health"])

@@ -1,8 +1,9 @@
-"""The API's schemas, one per direction: what clients send (requests.py) and what Verity returns (answers.py,
-checks.py, cards.py), with the pieces several of them share (shared.py).
+"""The API's schemas, per direction: what clients send, what Verity returns, and shared pieces.
 
-Every schema is importable from `api.schemas`. A card is declared once: `CardWrite`, the body of a card write,
-is the stored `Card` that `CardPublic.card` returns, so the OpenAPI document describes both with one `Card`.
+requests.py holds what clients send; answers.py, checks.py and cards.py what Verity returns; shared.py the
+pieces several of them use. Every schema is importable from `api.schemas`. A card is declared once:
+`CardWrite`, the body of a card write, is the stored `Card` that `CardPublic.card` returns, so the OpenAPI
+document describes both with one `Card` schema.
 """
 
 from api.schemas.answers import (

@@ -98,7 +98,7 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
 
 
 def test_every_error_code_has_its_status_and_a_problem_of_that_status() -> None:
-    from api.errors import STATUS_OF
+    from api.http.errors import STATUS_OF
     from rag.domain.errors import ErrorCode
 
     assert set(STATUS_OF) == set(ErrorCode)

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app, runtime_lifespan
-from api.auth import key_subject
-from api.deps import ReadKeyResolver
+from api.http.auth import key_subject
+from api.http.deps import ReadKeyResolver
 from api.routes.feedback import MAX_COMMENT_CHARS, get_feedback_store
 from rag.adapters.state.feedback import FEEDBACK_FILE, NewFeedback, RatedOutcome, SQLiteFeedbackStore, Verdict
 from rag.config import Settings

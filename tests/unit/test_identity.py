@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from api.app import create_app, runtime_lifespan
-from api.auth import GroupNotHeldError, bearer_token, key_subject, matching_key
-from api.deps import Caller, ReadKeyResolver, TrustedGatewayResolver, resolver_for
+from api.http.auth import GroupNotHeldError, bearer_token, key_subject, matching_key
+from api.http.deps import Caller, ReadKeyResolver, TrustedGatewayResolver, resolver_for
 from api.mcp.stdio import stdio_asker
 from rag.bootstrap import Runtime
 from rag.config import Settings, parse_read_keys

@@ -22,11 +22,10 @@ from mcp import Client
 from pydantic import SecretStr, ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
-from api.app import catalog_for, create_app, runtime_lifespan
-from api.key_gate import Need, route_need
-from api.limits import RequestLimitMiddleware
+from api.app import ROUTERS, catalog_for, create_app, runtime_lifespan
+from api.http.key_gate import Need, route_need
+from api.http.limits import RequestLimitMiddleware
 from api.mcp.tools import build_mcp_server, fixed_asker
-from api.routes import ask, cards, check, feedback, health
 from rag.answering.extractive import ExtractivePolicy
 from rag.answering.tokens import count_tokens
 from rag.bootstrap import Runtime
@@ -319,8 +318,7 @@ def test_a_refusal_without_a_body_keeps_the_connection(world: World) -> None:
 
 
 def test_what_each_route_needs_comes_from_its_own_dependencies() -> None:
-    routers = (ask.router, cards.router, check.router, feedback.router, health.router)
-    routes = [r for router in routers for r in router.routes]
+    routes = [r for router in ROUTERS for r in router.routes]
     needs = {(m, r.path): route_need(r) for r in routes if isinstance(r, APIRoute) for m in r.methods or ()}
     writes = {k for k, need in needs.items() if need is Need.WRITE_KEY}
     reads = {k for k, need in needs.items() if need is Need.READ_KEY}

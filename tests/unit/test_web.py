@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from api.web import ASSETS, STATIC
+from api.routes.web import ASSETS, STATIC
 
 
 class Controls(HTMLParser):

@@ -12,7 +12,7 @@ from httpx2 import Response
 from pydantic import SecretStr, ValidationError
 
 from api.app import create_app, runtime_lifespan
-from api.auth import GroupNotHeldError, WriteKey, key_subject
+from api.http.auth import GroupNotHeldError, WriteKey, key_subject
 from rag.config import Settings, parse_write_keys
 from rag.services.catalog import Writer
 from tests.fakes import make_card

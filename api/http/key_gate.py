@@ -1,8 +1,8 @@
 """Keys are checked before a route reads its body.
 
-FastAPI parses a JSON body before it resolves a route's dependencies, so the key dependencies alone (api/auth.py
-`require_writer`, api/deps.py `get_caller`) let a request without a key make the server read and parse its
-body, and learn whether it was well formed (422 before 401). api/limits.py asks `key_refusal` when the chosen
+FastAPI parses a JSON body before it resolves a route's dependencies, so the key dependencies alone (api/http/auth.py
+`require_writer`, api/http/deps.py `get_caller`) let a request without a key make the server read and parse its
+body, and learn whether it was well formed (422 before 401). api/http/limits.py asks `key_refusal` when the chosen
 route first asks for its body, and answers 401 instead of handing over a byte. Which key a route needs is read
 from the route's own dependencies, so the two cannot drift; the dependencies still check (and resolve the
 caller), and they alone check the routes that read no body:
@@ -24,9 +24,9 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from api.auth import bearer_token, matching_key, require_writer
-from api.deps import AskerResolver, get_caller
-from api.errors import STATUS_OF, problem
+from api.http.auth import bearer_token, matching_key, require_writer
+from api.http.deps import AskerResolver, get_caller
+from api.http.errors import STATUS_OF, problem
 from rag.config import Settings
 from rag.domain.errors import ErrorCode, VerityError
 
@@ -62,7 +62,7 @@ def route_need(route: APIRoute) -> Need:
 
 
 def unauthorized(exc: VerityError, instance: str) -> JSONResponse:
-    """The answer api/errors.py gives `exc`."""
+    """The answer api/http/errors.py gives `exc`."""
     response = problem(STATUS_OF.get(exc.code, 500), exc.code.value, exc.message, instance)
     if exc.code is ErrorCode.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = 'Bearer realm="verity"'

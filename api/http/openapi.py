@@ -1,7 +1,7 @@
 """The OpenAPI document says every status and content type the service returns.
 
 FastAPI documents a route's success response and a 422 as `application/json`; Verity answers every error
-as `application/problem+json` (api/errors.py), from handlers, dependencies and the ASGI layer (api/limits.py:
+as `application/problem+json` (api/http/errors.py), from handlers, dependencies and the ASGI layer (api/http/limits.py:
 401 before the body is read, 408, 413; 429 when embeddings queue up). `describe_problems` adds those
 responses to each operation of the generated document, once, from what the operation is:
 - every operation: 500 (an unexpected error; logged, never with a traceback) and 503 (a dependency down);
@@ -77,7 +77,7 @@ def statuses_of(path: str, operation: dict[str, Any]) -> set[int]:
 
 
 def with_problems(document: dict[str, Any]) -> dict[str, Any]:
-    """`document` with the problem responses of every operation (api/errors.py's format)."""
+    """`document` with the problem responses of every operation (api/http/errors.py's format)."""
     document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, item in document.get("paths", {}).items():

@@ -3,7 +3,7 @@
 - Size: a body larger than VERITY_MAX_BODY_BYTES is refused with 413, at once when Content-Length says so
   (nothing is read), else as soon as the streamed (chunked) bytes pass the limit.
 - Keys: when the chosen route first asks for its body, a request without the key that route needs gets 401
-  instead of a byte of it (api/key_gate.py), so a caller without a key learns nothing from its body.
+  instead of a byte of it (api/http/key_gate.py), so a caller without a key learns nothing from its body.
 - Time: a body that has not arrived VERITY_BODY_TIMEOUT_S after the request started is refused with 408,
   so a client that sends part of a body and stalls no longer holds a request and a connection open.
 Each refusal is problem+json; when a body would still follow, with `Connection: close`, so the server stops
@@ -24,8 +24,8 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import problem
-from api.key_gate import key_refusal
+from api.http.errors import problem
+from api.http.key_gate import key_refusal
 from rag.config import Settings
 from rag.services.limits import EmbedderBusyError
 

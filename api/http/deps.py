@@ -17,7 +17,7 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Header, Request
 
-from api.auth import GroupNotHeldError, bearer_token, key_subject, matching_key
+from api.http.auth import GroupNotHeldError, bearer_token, key_subject, matching_key
 from rag.bootstrap import Runtime
 from rag.config import Settings
 from rag.domain.errors import ErrorCode, VerityError

@@ -2,7 +2,7 @@
 
 Write keys (VERITY_WRITE_KEYS) open the card write endpoints; a key bound to groups writes only the cards
 those groups see (any other card is, to it, missing) and only into groups it holds (else 403). Read keys
-(VERITY_READ_KEYS) bind an asker to the groups of their key (see api/deps.py); a request may narrow those
+(VERITY_READ_KEYS) bind an asker to the groups of their key (see api/http/deps.py); a request may narrow those
 groups, never widen them.
 """
 
