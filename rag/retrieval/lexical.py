@@ -14,10 +14,11 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import bm25s
 import numpy as np
+
+from rag.ports import LexicalHit
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
@@ -52,14 +53,8 @@ def identifiers(text: str) -> list[str]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class LexicalHit:
-    record_id: str
-    score: float
-
-
 class LexicalIndex:
-    """An immutable BM25 index over (record id, text) pairs; rebuilt, never mutated."""
+    """An immutable BM25 index over (record id, text) pairs; rebuilt, never mutated (the `LexicalSearch` port)."""
 
     def __init__(self, record_ids: Sequence[str], texts: Sequence[str]) -> None:
         self._ids = list(record_ids)

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from rag.domain.trust import TrustStatus, trust_status
 from rag.domain.types import Asker, Evidence, RecordKind
-from rag.ports import CardIndex, Scope, StoredHit, TrustFilter, Vectors
+from rag.ports import RecordSearch, Scope, StoredHit, TrustFilter, Vectors
 from rag.retrieval.centering import LanguageCentroids, PreparedQuery
 from rag.retrieval.decision import DecisionModel, Judge, Signals
 from rag.retrieval.evidence import CardEvidence, group_by_card, to_evidence
@@ -66,7 +66,7 @@ class Retrieved:
 
 
 class Retriever:
-    def __init__(self, index: CardIndex, calibration: Calibration, policy: RetrievalPolicy) -> None:
+    def __init__(self, index: RecordSearch, calibration: Calibration, policy: RetrievalPolicy) -> None:
         self._index = index
         self.calibration = calibration
         self.policy = policy

@@ -50,7 +50,7 @@ from rag.domain.types import (
     SearchHit,
     SearchResult,
 )
-from rag.ports import CardIndex, ChatModel, Embedder, Vectors
+from rag.ports import ChatModel, Embedder, RecordSearch, Vectors
 from rag.retrieval.decision import DecisionPolicy, Signals, split
 from rag.retrieval.evidence import CardEvidence, chunk_body
 from rag.retrieval.refusals import refuse
@@ -130,7 +130,7 @@ class Decision:
 class Verity:
     def __init__(
         self,
-        index: CardIndex,
+        index: RecordSearch,
         embedder: Embedder,
         clock: Clock,
         policy: AskPolicy,

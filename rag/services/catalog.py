@@ -2,7 +2,7 @@
 
 A card the asker may not see is reported exactly like a card that does not exist (None / not found),
 and is never counted in a trust score. Reading one card leaves visibility to the store query
-(`CardIndex.get_visible_card`), so a hidden card also takes as long to refuse as a missing one.
+(`CardScan.get_visible_card`), so a hidden card also takes as long to refuse as a missing one.
 Writers bound to groups follow the same rule: a card they may not see is, to them, missing.
 """
 
@@ -17,7 +17,7 @@ from rag.domain.clock import Clock
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.trust import TrustStatus, trust_status, until_epoch
 from rag.domain.types import Asker
-from rag.ports import CardIndex, CardWriter, LanguageDetector, WriteOutcome
+from rag.ports import CardWriter, CatalogStore, LanguageDetector, WriteOutcome
 from rag.retrieval.languages import card_language
 
 
@@ -66,7 +66,7 @@ def not_found(card_id: str) -> VerityError:
 
 class Catalog:
     def __init__(
-        self, index: CardIndex, writer: CardWriter, clock: Clock, languages: LanguageDetector | None = None
+        self, index: CatalogStore, writer: CardWriter, clock: Clock, languages: LanguageDetector | None = None
     ) -> None:
         self._index = index
         self._writer = writer
