@@ -8,7 +8,8 @@ from datetime import UTC
 
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
-from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.adapters.chroma.collection import build_client
+from rag.adapters.chroma.index import ChromaCardIndex
 from rag.adapters.embedders import build_embedder
 from rag.answering.extractive import ExtractivePolicy
 from rag.answering.guard.core import GuardPolicy

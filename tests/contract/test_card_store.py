@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.adapters.chroma.collection import build_client
+from rag.adapters.chroma.index import ChromaCardIndex
 from rag.bootstrap import open_index
 from rag.config import Settings
 from rag.domain.cards import Card

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.adapters.chroma.collection import build_client
+from rag.adapters.chroma.index import ChromaCardIndex
 from rag.config import Settings
 from rag.domain.cards import Card
 from rag.domain.errors import ErrorCode, VerityError
@@ -112,7 +113,7 @@ def test_fetch_by_ids_applies_exactly_the_scope_the_vector_query_applies(index: 
     on every record, for every asker, trust filter and record kind."""
     from itertools import product
 
-    from rag.adapters.chroma.index import scope_admits, scope_filter
+    from rag.adapters.chroma.records import scope_admits, scope_filter
 
     day = 86_400
     cards = [

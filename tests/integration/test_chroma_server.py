@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.adapters.chroma.collection import build_client
+from rag.adapters.chroma.index import ChromaCardIndex
 from rag.bootstrap import build_runtime
 from rag.config import Settings
 from rag.domain.errors import ErrorCode, VerityError

