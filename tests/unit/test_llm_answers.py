@@ -12,7 +12,8 @@ from rag.bootstrap import Runtime
 from rag.config import AnswererKind, LlmUnsupported, Settings
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.types import Asker, RefusalReason
-from rag.services.ask import INSUFFICIENT_MESSAGE, UNSUPPORTED_MESSAGE, Verity
+from rag.services.answerer import INSUFFICIENT_MESSAGE, UNSUPPORTED_MESSAGE
+from rag.services.ask import Verity
 from tests.fakes import ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
 
