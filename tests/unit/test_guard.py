@@ -1,15 +1,7 @@
 """The citation guard over a bag-of-words fake embedder: identical wording is full support."""
 
-from rag.answering.guard.core import (
-    Guard,
-    GuardEvidence,
-    GuardPolicy,
-    GuardProblem,
-    clauses,
-    hard_facts,
-    numbers,
-    split_claims,
-)
+from rag.answering.guard.claims import clauses, hard_facts, numbers, split_claims
+from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, GuardProblem
 from rag.answering.guard.names import fold, found_in, name_words, same_name
 from rag.answering.guard.polarity import Polarity, cue_table
 from tests.fakes import HashEmbedder
