@@ -1,1 +1,2 @@
-"""The use cases: ask, search, checked replies (ask.py), streamed answers, reply drafts, the catalog, limits."""
+"""The use cases: ask, search, checked replies (ask.py), answering (answerer.py), streamed answers, reply drafts, the
+catalog, limits."""

