@@ -55,7 +55,7 @@ class Signals:
     record: float  # centred cosine of the record judged (a sentence, or a chunk), on the anchor scale
     neutral: float  # that record's plain cosine less its language's offset, on the anchor scale
     lead: float  # the card's ranking score less the best other card's (or the floor), on the anchor scale
-    lexical: float  # the card's lexical and exact-identifier bonus (rag/services/ask.py)
+    lexical: float  # the card's lexical and exact-identifier bonus (rag/retrieval/retriever.py)
     same_language: float  # 1.0 when the question and the record are in the same language
 
     def values(self) -> tuple[float, ...]:
