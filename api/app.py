@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 from starlette.routing import Route
@@ -16,8 +17,10 @@ from api.mcp import http as mcp_http
 from api.routes import ask, cards, check, feedback, health, web
 from ingest.pipeline import IngestWriter
 from rag.adapters.state.feedback import FeedbackStore
-from rag.bootstrap import Runtime, build_runtime, ingestor_for
+from rag.bootstrap import Runtime, build_recorder, build_runtime, ingestor_for, open_event_log
 from rag.config import Settings
+from rag.domain.events import Channel
+from rag.ports.events import EventLog
 from rag.services.catalog import Catalog
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -29,14 +32,20 @@ def runtime_lifespan(
     build: Callable[[], Runtime],
     resolver: AskerResolver | None = None,
     open_feedback: Callable[[Settings], FeedbackStore] = feedback.open_store,
+    open_events: Callable[[Settings], EventLog] = open_event_log,
 ) -> Lifespan:
-    """The runtime, the catalog and the asker resolver for the app's life; the feedback store is opened here
-    and closed at shutdown."""
+    """The runtime, the catalog and the asker resolver for the app's life; the feedback store and the event
+    log (with the recorder that writes to it off the answers' path) are opened here and closed at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build()
+        events = open_events(runtime.settings)
+        recorder = build_recorder(runtime.settings, events, runtime.clock)
+        runtime = replace(runtime, verity=runtime.verity.recording(recorder, Channel.HTTP))
         app.state.runtime = runtime
+        app.state.recorder = recorder
+        app.state.event_log = events
         app.state.catalog = catalog_for(runtime)
         app.state.asker_resolver = resolver or resolver_for(runtime.settings)
         store = open_feedback(runtime.settings)
@@ -45,6 +54,8 @@ def runtime_lifespan(
             yield
         finally:
             store.close()
+            recorder.close()
+            events.close()
 
     return lifespan
 
@@ -59,10 +70,16 @@ def with_mcp(lifespan: Lifespan) -> Lifespan:
 
     @asynccontextmanager
     async def both(app: FastAPI) -> AsyncIterator[None]:
-        async with lifespan(app), mcp_http.serving(app, app.state.runtime, app.state.catalog):
+        async with lifespan(app), mcp_http.serving(app, mcp_runtime(app), app.state.catalog):
             yield
 
     return both
+
+
+def mcp_runtime(app: FastAPI) -> Runtime:
+    """The app's runtime, recording what its MCP tools are asked as coming through MCP."""
+    runtime: Runtime = app.state.runtime
+    return replace(runtime, verity=runtime.verity.recording(getattr(app.state, "recorder", None), Channel.MCP))
 
 
 def create_app(settings: Settings | None = None, lifespan: Lifespan | None = None) -> FastAPI:

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from ingest.chunking import Chunker
 from ingest.pipeline import Ingestor
 from rag.adapters.chroma.collection import build_client
 from rag.adapters.chroma.index import ChromaCardIndex
 from rag.adapters.embedders import build_embedder
+from rag.adapters.state.events import SqlEventLog, UnavailableEventLog, sqlite_url
 from rag.answering.extractive import ExtractivePolicy
 from rag.answering.guard.core import GuardPolicy
 from rag.config import AnswererKind, GuardVerifier, LlmFailure, Settings
 from rag.domain.clock import Clock, FixedClock, SystemClock
+from rag.domain.errors import VerityError
 from rag.ports import CardIndex, ChatModel, Embedder, LanguageDetector
+from rag.ports.events import EventLog
 from rag.retrieval.decision import DecisionModel, Judge, Scale
 from rag.retrieval.languages import shared_identifier
 from rag.retrieval.reference import reference_for
 from rag.retrieval.retriever import Calibration
 from rag.services.ask import AskPolicy, Verity
 from rag.services.limits import limited
+from rag.services.recording import EventRecorder, RecorderPolicy
 
 log = logging.getLogger("verity")
 
@@ -72,6 +76,25 @@ def build_chat(settings: Settings) -> ChatModel | None:
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
     )
+
+
+def open_event_log(settings: Settings) -> EventLog:
+    """The state store's event log: VERITY_DATABASE_URL, else SQLite beside the embedded Chroma store. One
+    that cannot be opened stands in as unavailable (answers go on; the lost events are counted and logged)."""
+    url = settings.database_url.get_secret_value() if settings.database_url else sqlite_url(settings.data_dir)
+    try:
+        return SqlEventLog(url)
+    except VerityError as exc:
+        log.warning("events will not be recorded: %s", exc.message)
+        return UnavailableEventLog(exc)
+
+
+def build_recorder(settings: Settings, events: EventLog, clock: Clock) -> EventRecorder:
+    """Starts the writer thread: call it from a lifespan or a command, and `close()` it at the end."""
+    policy = RecorderPolicy(
+        retention=timedelta(days=settings.events_retention_days), keep_text=settings.events_keep_text
+    )
+    return EventRecorder(events, clock, policy)
 
 
 def open_index(settings: Settings, embedder: Embedder) -> ChromaCardIndex:

@@ -28,6 +28,19 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Chroma server host; when set, Verity uses HttpClient.")
     chroma_port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Chroma server port.")
     chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the state store (recorded events); unset: SQLite in "
+        "VERITY_DATA_DIR/state.sqlite3. Held as a secret: it may carry a password.",
+    )
+    events_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        90, description="Recorded asks, drafts, searches and checks older than this are purged by themselves."
+    )
+    events_keep_text: bool = Field(
+        True,
+        description="Keep each recorded question's text (it can hold customer data); off: only its outcome, "
+        "language, cards and vector are kept.",
+    )
     store_timeout_s: Annotated[float, Field(gt=0, le=600)] = Field(
         5.0,
         description="Longest wait for one Chroma read (writes: 12 times it); past it the request gets 503 "

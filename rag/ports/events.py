@@ -29,3 +29,9 @@ class EventLog(Protocol):
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class EventSink(Protocol):
+    """Where a service hands what happened (rag/services/recording.py `EventRecorder`): never raises, never waits."""
+
+    def record(self, event: Event) -> None: ...

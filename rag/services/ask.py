@@ -23,8 +23,9 @@ use: answering (rag/services/answerer.py), streaming (rag/services/streaming.py)
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rag.answering.checking import CheckResult, ReplySentence, SentenceCheck, judged, not_covered, reply_sentences
@@ -34,9 +35,11 @@ from rag.answering.guard.embed_cache import RememberingEmbedder
 from rag.answering.guard.verifier import QuoteVerifier
 from rag.domain.clock import Clock
 from rag.domain.errors import ErrorCode, VerityError
+from rag.domain.events import Channel, Event
 from rag.domain.trust import TrustStatus
 from rag.domain.types import Asker, AskResult, RecordKind, SearchHit, SearchResult
 from rag.ports import ChatModel, Embedder, RecordSearch, Vectors
+from rag.ports.events import EventSink
 from rag.retrieval.decision import Signals, split
 from rag.retrieval.evidence import CardEvidence, chunk_body
 from rag.retrieval.refusals import refuse
@@ -44,12 +47,14 @@ from rag.retrieval.retriever import Calibration, Retriever
 from rag.services.answerer import Answerer
 from rag.services.drafting import draft_reply
 from rag.services.drafts import Draft
+from rag.services.events_of import Context, ask_event, check_event, draft_event, search_event
 from rag.services.question import AskPolicy, Decision, Prepared
 from rag.services.streaming import AskStream, stream_answer
 
 __all__ = ["AskPolicy", "Verity"]  # AskPolicy (rag/services/question.py) is the policy a Verity is built with
 
 MAX_SEARCH_SNIPPET_CHARS = 300
+log = logging.getLogger("verity.events")
 
 
 class Verity:
@@ -61,9 +66,13 @@ class Verity:
         policy: AskPolicy,
         chat: ChatModel | None,
         calibration: Calibration,
+        recorder: EventSink | None = None,
+        channel: Channel = Channel.HTTP,
     ) -> None:
         """`calibration`: rag/bootstrap.py `build_calibration` (or `Calibration.uncalibrated()`, said out loud):
-        never a silent default, so no caller ranks and decides without centroids by forgetting it."""
+        never a silent default, so no caller ranks and decides without centroids by forgetting it.
+        `recorder`: where each ask, draft, search and check is recorded (rag/services/recording.py), as
+        coming through `channel`; None records nothing."""
         self._index = index
         self._embedder = embedder
         self._clock = clock
@@ -76,10 +85,39 @@ class Verity:
         self._guard = Guard(self._guard_embedder, policy.guard)
         self._verifier = QuoteVerifier(chat, self._guard) if chat is not None and policy.verify_quotes else None
         self._answerer = Answerer(policy, chat, self._guard, self._verifier)
+        self._recorder = recorder
+        self._channel = channel
 
     def with_policy(self, policy: AskPolicy) -> Verity:
         """The same index, embedder, clock, chat model and calibration under another policy (evals, benchmarks)."""
-        return Verity(self._index, self._embedder, self._clock, policy, self._chat, self.calibration)
+        return Verity(
+            self._index,
+            self._embedder,
+            self._clock,
+            policy,
+            self._chat,
+            self.calibration,
+            self._recorder,
+            self._channel,
+        )
+
+    def recording(self, recorder: EventSink | None, channel: Channel) -> Verity:
+        """The same Verity, recording what is asked through `channel` (the app: HTTP, its MCP tools: MCP)."""
+        return Verity(
+            self._index, self._embedder, self._clock, self.policy, self._chat, self.calibration, recorder, channel
+        )
+
+    def _context(self, question: str, asker: Asker, vector: Vectors | None) -> Context:
+        return Context(asker, self._channel, question, self.calibration.identify(question), vector)
+
+    def _record(self, event: Callable[[], Event]) -> None:
+        """Hand the event to the recorder, if any; building it must not fail an answer either."""
+        if self._recorder is None:
+            return
+        try:
+            self._recorder.record(event())
+        except Exception:  # a recording defect is logged, never an error for the asker
+            log.exception("cannot record an event")
 
     def _check_text(self, text: str, what: str) -> str:
         cleaned = text.strip()
@@ -112,14 +150,17 @@ class Verity:
         retrieved = time.perf_counter()
         timings = {"embed_ms": (embedded - started) * 1000, "retrieve_ms": (retrieved - embedded) * 1000}
         answer_from, refuse_with = split(trusted, untrusted, self.policy.decision)
-        return Prepared(question, now, started, timings, Decision(answer_from, refuse_with))
+        return Prepared(question, now, started, timings, Decision(answer_from, refuse_with), vector)
 
     def ask(self, question: str, asker: Asker, top_k: int | None = None) -> AskResult:
         p = self._decide(question, asker, top_k)
         if not p.decision.answer_from:
-            return p.result(refusal=refuse(p.decision.refuse_with))
-        answer, refused = self._answerer.answer(p.question, p.decision.answer_from, p.timings)
-        return p.result(answer=answer, refusal=refused)
+            result = p.result(refusal=refuse(p.decision.refuse_with))
+        else:
+            answer, refused = self._answerer.answer(p.question, p.decision.answer_from, p.timings)
+            result = p.result(answer=answer, refusal=refused)
+        self._record(lambda: ask_event(self._context(p.question, asker, p.vector), result))
+        return result
 
     def ask_stream(self, question: str, asker: Asker, top_k: int | None = None) -> AskStream:
         """`ask`, as events: kept sentences as they are judged, dropped ones, then the whole result.
@@ -127,14 +168,24 @@ class Verity:
         Everything that can fail before the first event fails here, before a response starts: a bad
         question, a store that is down, and a chat model that is down (its first token is awaited here;
         then the extractive answer or LLM_UNAVAILABLE, as `ask` does)."""
-        return stream_answer(self._decide(question, asker, top_k), self._answerer)
+        p = self._decide(question, asker, top_k)
+        context = self._context(p.question, asker, p.vector) if self._recorder is not None else None
+
+        def record(result: AskResult) -> None:
+            if context is not None:
+                self._record(lambda: ask_event(context, result))
+
+        return stream_answer(p, self._answerer).then(record)
 
     def draft_reply(self, message: str, asker: Asker, context: str | None = None, top_k: int | None = None) -> Draft:
         """A reply to a customer message, in the customer's language, from verified cards that are not
         internal-only; or a holding reply and what a human must decide (rag/services/drafting.py)."""
         if context is not None:
             context = self._check_text(context, "ticket context") if context.strip() else None
-        return draft_reply(self._decide(message, asker, top_k, message=True), context, self._answerer)
+        p = self._decide(message, asker, top_k, message=True)
+        draft = draft_reply(p, context, self._answerer)
+        self._record(lambda: draft_event(self._context(p.question, asker, p.vector), p.now, draft))
+        return draft
 
     def rank_cards(
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
@@ -179,7 +230,9 @@ class Verity:
             "check_ms": (done - retrieved) * 1000,
             "total_ms": (done - started) * 1000,
         }
-        return CheckResult(now, checks, timings)
+        result = CheckResult(now, checks, timings)
+        self._record(lambda: check_event(self._context(reply, asker, None), result))
+        return result
 
     def _check_sentence(self, sentence: ReplySentence, trusted: Sequence[CardEvidence]) -> SentenceCheck:
         """One sentence against the verified cards ranked for it (`trusted`: verified now, visible)."""
@@ -205,7 +258,8 @@ class Verity:
         query = self._check_text(query, "query")
         k = self._top_k(top_k)
         now = self._clock.now()
-        cards = self._retriever.judged_cards(query, self._embedder.embed_query(query), asker, now, k)[:k]
+        vector = self._embedder.embed_query(query)
+        cards = self._retriever.judged_cards(query, vector, asker, now, k)[:k]
         hits = tuple(
             SearchHit(
                 facts=c.facts,
@@ -216,7 +270,9 @@ class Verity:
             )
             for c in cards
         )
-        return SearchResult(query=query, as_of=now, hits=hits)
+        result = SearchResult(query=query, as_of=now, hits=hits)
+        self._record(lambda: search_event(self._context(query, asker, None), result))
+        return result
 
 
 def _snippet(card: CardEvidence) -> str:

@@ -11,6 +11,7 @@ from rag.answering.extractive import ExtractivePolicy
 from rag.answering.guard.core import GuardPolicy
 from rag.config import GuardVerifier, LlmFailure, LlmUnsupported, default_of
 from rag.domain.types import Answer, AskResult, RecordKind, Refusal
+from rag.domain.vectors import Vectors
 from rag.retrieval.decision import DecisionPolicy
 from rag.retrieval.evidence import CardEvidence
 from rag.retrieval.retriever import RetrievalPolicy
@@ -71,6 +72,7 @@ class Prepared:
     started: float
     timings: dict[str, float]
     decision: Decision
+    vector: Vectors | None = None  # the question's embedding (recorded with a refusal, for the gap inbox)
 
     def result(self, answer: Answer | None = None, refusal: Refusal | None = None) -> AskResult:
         self.timings["total_ms"] = (time.perf_counter() - self.started) * 1000

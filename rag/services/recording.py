@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from rag.domain.clock import Clock
@@ -41,6 +41,7 @@ class RecorderPolicy:
     retries: int = 3
     backoff_s: float = 0.5  # doubled after each failed try
     purge_every: timedelta = timedelta(hours=6)
+    keep_text: bool = True  # False: the question's text is dropped before it is queued
 
 
 class EventRecorder:
@@ -56,6 +57,8 @@ class EventRecorder:
         self._thread.start()
 
     def record(self, event: Event) -> None:
+        if not self._policy.keep_text and event.question is not None:
+            event = replace(event, question=None)
         try:
             self._queue.put_nowait(event)
         except queue.Full:

@@ -53,15 +53,23 @@ class AskStream:
         events: Iterator[AskEvent],
         on_close: Callable[[], None] | None = None,
         cancelled: threading.Event | None = None,
+        on_result: Callable[[AskResult], None] | None = None,
     ) -> None:
         self._events = events
         self._on_close = on_close
         self.cancelled = cancelled or threading.Event()
+        self._on_result = on_result
+
+    def then(self, on_result: Callable[[AskResult], None]) -> AskStream:
+        """The same stream, calling `on_result` with the whole result once it has been produced."""
+        return AskStream(self._events, self._on_close, self.cancelled, on_result)
 
     def __iter__(self) -> Iterator[AskEvent]:
         for event in self._events:
             if self.cancelled.is_set():
                 break
+            if isinstance(event, ResultEvent) and self._on_result is not None:
+                self._on_result(event.result)
             yield event
 
     def close(self) -> None:

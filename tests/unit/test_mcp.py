@@ -21,6 +21,7 @@ from api.mcp.tools import build_mcp_server, fixed_asker
 from api.schemas import AskPublic, CardPublic, CheckPublic, DraftPublic, SearchPublic
 from rag.bootstrap import Runtime
 from rag.config import Settings
+from rag.domain.events import Channel, EventKind
 from rag.domain.types import Asker
 from tests.fakes import make_card
 from tests.mcp_client import INITIALIZE, MCP_HEADERS, TOOLS, Session, structured, text
@@ -330,3 +331,18 @@ def test_the_app_can_be_started_twice(world: World) -> None:
                 assert (await http.post("/mcp", json=INITIALIZE, headers=MCP_HEADERS)).status_code == 200
 
     anyio.run(main)
+
+
+def test_mcp_tool_calls_are_recorded_as_coming_through_mcp(world: World) -> None:
+    app = gateway_app(world)
+
+    async def session(client: Client) -> None:
+        await client.call_tool("ask", {"question": "Can Pro Annual plans be refunded within 30 days?"})
+        await client.call_tool("search", {"query": "refund"})
+
+    over_http(app, {"X-Verity-Groups": "support"}, session)  # the app has shut down: its recorder wrote all
+    events = [s.event for s in app.state.event_log.between(NOW - timedelta(1), NOW + timedelta(1))]
+    assert [(e.kind, e.channel, e.groups) for e in events] == [
+        (EventKind.ASK, Channel.MCP, frozenset({"support"})),
+        (EventKind.SEARCH, Channel.MCP, frozenset({"support"})),
+    ]

@@ -221,3 +221,29 @@ def _event(r: Row[Any], cards: list[EventCard]) -> Event:
         question=r.question,
         vector=tuple(float(x) for x in np.frombuffer(r.vector, dtype="<f4")) if r.vector is not None else None,
     )
+
+
+class UnavailableEventLog:
+    """Stands in for a log that could not be opened: every call fails as the log would, so the recorder
+    counts and logs the lost events while answers go on."""
+
+    def __init__(self, error: VerityError) -> None:
+        self._error = error
+
+    def append(self, batch: Sequence[Event]) -> None:
+        raise self._error
+
+    def between(self, start: datetime, end: datetime, kinds: Sequence[EventKind] | None = None) -> list[StoredEvent]:
+        raise self._error
+
+    def naming(self, card_ids: Sequence[str], start: datetime, end: datetime) -> list[StoredEvent]:
+        raise self._error
+
+    def purge(self, before: datetime) -> int:
+        raise self._error
+
+    def count(self) -> int:
+        raise self._error
+
+    def close(self) -> None:
+        pass
