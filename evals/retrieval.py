@@ -29,7 +29,7 @@ from typing import TypedDict
 import numpy as np
 
 from evals.embedding_cache import CachingEmbedder
-from evals.harness.metrics import refusal_precision_recall
+from evals.harness.scoring.metrics import refusal_precision_recall
 from ingest.sources import Location, ParsedCard
 from rag.bootstrap import ask_policy, build_calibration, build_ingestor, open_index
 from rag.config import Settings

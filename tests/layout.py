@@ -27,7 +27,10 @@ def layout() -> str:
             package = init.parent
             rel = package.relative_to(ROOT).as_posix() + "/"
             modules = sorted(p.name for p in package.glob("*.py") if p.name != "__init__.py")
-            lines.append(f"{rel:{INDENT}s}{_summary(init)}")
+            if len(rel) < INDENT:
+                lines.append(f"{rel:{INDENT}s}{_summary(init)}")
+            else:  # a deep package: its summary goes on the next line, with its modules
+                lines += [rel, " " * INDENT + _summary(init)]
             for row in textwrap.wrap(" ".join(modules), WIDTH - INDENT):
                 lines.append(" " * INDENT + row)
     return "\n".join(lines)

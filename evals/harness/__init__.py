@@ -1,5 +1,7 @@
 """`verity eval`: score a golden set in process or against a running server (HTTP), report it, gate it.
 
-run.py scores observations the same way whichever observer (inprocess.py, http.py) gathered them; report.py
-and html.py hold report.json and render report.html; gate.py compares a report with a baseline's tolerances.
+cli.py parses the arguments; execute.py builds what a run needs and runs it; run.py scores the observations
+the same way whichever observer (observing/: in process or HTTP) gathered them, with scoring/ (metrics,
+faithfulness, the trade-off curve); reporting/ holds report.json, renders report.html and gates a report on a
+stored baseline's tolerances.
 """

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from evals.harness.errors import EvalError
 
 if TYPE_CHECKING:
-    from evals.harness.gate import GateResult
-    from evals.harness.judge import JudgeConfig
-    from evals.harness.report import EvalReport
+    from evals.harness.reporting.gate import GateResult
+    from evals.harness.reporting.report import EvalReport
+    from evals.harness.scoring.judge import JudgeConfig
 
 BASELINES = Path(__file__).resolve().parents[1] / "baselines"
 
@@ -105,7 +105,7 @@ def judge_config(args: argparse.Namespace) -> JudgeConfig | None:
         return None
     if not (args.judge_url and args.judge_model):
         raise EvalError("an LLM judge needs both --judge-url and --judge-model")
-    from evals.harness.judge import JudgeConfig
+    from evals.harness.scoring.judge import JudgeConfig
 
     try:
         return JudgeConfig(
@@ -174,7 +174,7 @@ def _main(args: argparse.Namespace) -> int:
 def _gate(report: EvalReport, path: Path) -> GateResult:
     from pydantic import ValidationError
 
-    from evals.harness.gate import Baseline, compare
+    from evals.harness.reporting.gate import Baseline, compare
 
     try:
         baseline = Baseline.model_validate_json(path.read_text(encoding="utf-8"))
@@ -186,7 +186,7 @@ def _gate(report: EvalReport, path: Path) -> GateResult:
 
 
 def _write(report: EvalReport, gate: GateResult | None, out: Path) -> None:
-    from evals.harness.html import render
+    from evals.harness.reporting.html import render
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -200,7 +200,7 @@ def _write(report: EvalReport, gate: GateResult | None, out: Path) -> None:
 def _write_baseline(report: EvalReport, path: Path) -> None:
     from pydantic import ValidationError
 
-    from evals.harness.gate import Baseline, baseline_from
+    from evals.harness.reporting.gate import Baseline, baseline_from
 
     tolerances = None
     if path.exists():

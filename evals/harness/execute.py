@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 from evals.embedding_cache import CachingEmbedder
 from evals.golden import GoldenQuestion
 from evals.harness.errors import EvalError
-from evals.harness.faithfulness import OfflineFaithfulness
-from evals.harness.http import HttpEvalError, HttpObserver
-from evals.harness.inprocess import InProcessObserver
-from evals.harness.observation import Observation
-from evals.harness.report import EvalReport
+from evals.harness.observing.http import HttpEvalError, HttpObserver
+from evals.harness.observing.inprocess import InProcessObserver
+from evals.harness.observing.observation import Observation
+from evals.harness.reporting.report import EvalReport
 from evals.harness.run import RunSetup, build_report, judge_offline, judge_ragas, now_utc, observe_all
+from evals.harness.scoring.faithfulness import OfflineFaithfulness
 from rag.answering.guard.core import Guard
 from rag.bootstrap import build_runtime
 from rag.config import Settings
@@ -30,7 +30,7 @@ from rag.domain.clock import FixedClock
 from rag.ports import Embedder
 
 if TYPE_CHECKING:
-    from evals.harness.judge import JudgeConfig
+    from evals.harness.scoring.judge import JudgeConfig
 
 log = logging.getLogger("verity.eval")
 
@@ -57,7 +57,7 @@ def _finish(
     sentence_verdicts = judge_offline(observations, OfflineFaithfulness(guard))
     judged = None
     if judge is not None:
-        from evals.harness.judge import RagasFaithfulness, build_judge_llm
+        from evals.harness.scoring.judge import RagasFaithfulness, build_judge_llm
 
         print(f"  judging faithfulness with {judge_name(judge)}", file=sys.stderr)
         judged = judge_ragas(observations, RagasFaithfulness(build_judge_llm(judge)))

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from evals.golden import GoldenQuestion
-from evals.harness.faithfulness import OfflineFaithfulness, ragas_scores, supported_share
-from evals.harness.metrics import (
+from evals.harness.observing.observation import Observation
+from evals.harness.reporting.report import CitationRow, EvalReport, QuestionRow, RunInfo, SentenceRow, TradeoffRow
+from evals.harness.scoring.faithfulness import OfflineFaithfulness, ragas_scores, supported_share
+from evals.harness.scoring.metrics import (
     CitationMetric,
     LatencyMetric,
     OutcomeMetric,
@@ -26,13 +28,11 @@ from evals.harness.metrics import (
     Scores,
     question_checks,
 )
-from evals.harness.observation import Observation
-from evals.harness.report import CitationRow, EvalReport, QuestionRow, RunInfo, SentenceRow, TradeoffRow
-from evals.harness.tradeoff import replay_agreement, tradeoff
+from evals.harness.scoring.tradeoff import replay_agreement, tradeoff
 from rag.answering.guard.core import SentenceVerdict
 
 if TYPE_CHECKING:
-    from evals.harness.judge import Judged, RagasFaithfulness
+    from evals.harness.scoring.judge import Judged, RagasFaithfulness
 
 log = logging.getLogger("verity.eval")
 THRESHOLDS = [round(0.05 + 0.01 * i, 2) for i in range(91)]  # confidence bars 0.05 .. 0.95

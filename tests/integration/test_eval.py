@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from api.cli import build_parser
-from evals.harness.report import EvalReport
+from evals.harness.reporting.report import EvalReport
 from rag.config import Settings
 from rag.domain.trust import TrustStatus
 from rag.domain.types import Asker, AskResult

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from api.cli import build_parser
-from evals.harness.judge import JudgeConfig, build_judge_llm
-from evals.harness.report import EvalReport
+from evals.harness.reporting.report import EvalReport
+from evals.harness.scoring.judge import JudgeConfig, build_judge_llm
 from rag.config import Settings
 from tests.integration.conftest import ROOT
 from tests.integration.test_llm_real import llm_url

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from evals.golden import GoldenQuestion, Outcome, Verdict
-from evals.harness.faithfulness import OfflineFaithfulness, agreement, ragas_scores, supported_share
-from evals.harness.observation import CheckedCitation, Observation
-from evals.harness.tradeoff import answers_at, replay_agreement, tradeoff
+from evals.harness.observing.observation import CheckedCitation, Observation
+from evals.harness.scoring.faithfulness import OfflineFaithfulness, agreement, ragas_scores, supported_share
+from evals.harness.scoring.tradeoff import answers_at, replay_agreement, tradeoff
 from rag.answering.guard.core import Guard, GuardPolicy, GuardProblem, SentenceVerdict
 from tests.fakes import HashEmbedder
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from evals.harness.gate import DEFAULT_TOLERANCES, Baseline, Tolerance, allowed, baseline_from, compare, regressed
-from evals.harness.report import EvalReport, Metrics, QuestionRow, RunInfo
+from evals.harness.reporting.gate import (
+    DEFAULT_TOLERANCES,
+    Baseline,
+    Tolerance,
+    allowed,
+    baseline_from,
+    compare,
+    regressed,
+)
+from evals.harness.reporting.report import EvalReport, Metrics, QuestionRow, RunInfo
 
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from evals.golden import GoldenQuestion, Outcome, Verdict
-from evals.harness.metrics import (
+from evals.harness.observing.observation import CheckedCitation, Observation, RankedCard, best_scores, check_citation
+from evals.harness.scoring.metrics import (
     CitationMetric,
     LatencyMetric,
     OutcomeMetric,
@@ -28,7 +29,6 @@ from evals.harness.metrics import (
     share,
     trusted_share,
 )
-from evals.harness.observation import CheckedCitation, Observation, RankedCard, best_scores, check_citation
 from rag.domain.trust import TrustStatus
 from tests.fakes import make_card
 

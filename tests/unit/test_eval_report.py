@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from api.cli import build_parser
-from evals.harness.gate import GateResult, Regression
-from evals.harness.html import render
-from evals.harness.report import CitationRow, EvalReport, QuestionRow, RunInfo, SentenceRow, TradeoffRow
+from evals.harness.reporting.gate import GateResult, Regression
+from evals.harness.reporting.html import render
+from evals.harness.reporting.report import CitationRow, EvalReport, QuestionRow, RunInfo, SentenceRow, TradeoffRow
 
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

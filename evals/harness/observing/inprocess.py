@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evals.golden import GoldenQuestion, ask_at, verdict_of
-from evals.harness.observation import CheckedCitation, Observation, RankedCard, best_scores, check_citation
+from evals.harness.observing.observation import CheckedCitation, Observation, RankedCard, best_scores, check_citation
 from rag.bootstrap import Runtime
 from rag.domain.cards import Card
 from rag.domain.clock import FixedClock

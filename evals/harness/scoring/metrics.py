@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from evals.golden import summarize
-from evals.harness.observation import Observation
+from evals.harness.observing.observation import Observation
 
 REASONS = ("no_evidence", "only_unverified", "only_expired")
 Scores = dict[str, float | int | None]

@@ -17,7 +17,7 @@ import httpx
 
 from api.schemas import AskPublic, CardPublic, SearchPublic
 from evals.golden import GoldenQuestion, Verdict
-from evals.harness.observation import Observation, RankedCard, best_scores, check_citation
+from evals.harness.observing.observation import Observation, RankedCard, best_scores, check_citation
 from rag.domain.cards import Card
 
 

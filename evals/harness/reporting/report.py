@@ -1,6 +1,6 @@
 """The report, as machines read it (`report.json`); the HTML page and the gate are built from this.
 
-Version 1. Metric names are flat (see evals/harness/metrics.py); `questions` holds one row per question
+Version 1. Metric names are flat (see evals/harness/scoring/metrics.py); `questions` holds one row per question
 with everything a person needs to see why it passed or failed.
 """
 

@@ -1,13 +1,13 @@
 """Faithfulness: the offline score (the citation guard, no LLM, always run) and how it agrees with an LLM
-judge's score (ragas, evals/harness/judge.py) when one is configured."""
+judge's score (ragas, evals/harness/scoring/judge.py) when one is configured."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from evals.harness.metrics import Scores, mean, share
-from evals.harness.observation import Observation
+from evals.harness.observing.observation import Observation
+from evals.harness.scoring.metrics import Scores, mean, share
 from rag.answering.guard.core import Guard, GuardEvidence, SentenceVerdict
 
 

@@ -15,8 +15,8 @@ matplotlib.use("Agg")  # no display, no GUI toolkit: the page is written by CI t
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from evals.harness.gate import GateResult
-from evals.harness.report import EvalReport, QuestionRow
+from evals.harness.reporting.gate import GateResult
+from evals.harness.reporting.report import EvalReport, QuestionRow
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#1d1d1f;padding:0 16px}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evals.harness.metrics import share
-from evals.harness.observation import Observation
+from evals.harness.observing.observation import Observation
+from evals.harness.scoring.metrics import share
 from rag.retrieval.decision import DecisionPolicy, answers
 
 

@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from evals.harness.metrics import check_for
-from evals.harness.report import EvalReport, Metrics
+from evals.harness.reporting.report import EvalReport, Metrics
+from evals.harness.scoring.metrics import check_for
 
 
 class Tolerance(BaseModel):
