@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -34,6 +34,12 @@ class GoldenQuestion(BaseModel):
     reference_answer: str = ""
     cross_language: bool = False
     as_of: datetime
+
+
+class Asks(Protocol):
+    """Anything that answers a question as `Verity.ask` does (the eval harness may hand in another)."""
+
+    def ask(self, question: str, asker: Asker) -> AskResult: ...
 
 
 class DatasetError(ValueError):
@@ -88,7 +94,7 @@ class Verdict:
         return self.outcome == self.question.expected_outcome
 
 
-def ask_at(verity: Verity, clock: FixedClock, question: GoldenQuestion) -> AskResult:
+def ask_at(verity: Asks, clock: FixedClock, question: GoldenQuestion) -> AskResult:
     """Ask one question at its own instant (`as_of`) with its asker's groups."""
     clock.set(question.as_of)
     return verity.ask(question.question, Asker(groups=frozenset(question.groups)))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from evals.harness.errors import EvalError
 
 if TYPE_CHECKING:
+    from evals.harness.observing.inprocess import AnswererFactory
     from evals.harness.reporting.gate import GateResult
     from evals.harness.reporting.report import EvalReport
     from evals.harness.scoring.judge import JudgeConfig
@@ -83,9 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     judge.add_argument("--judge-timeout", type=float, default=120.0, help="seconds per judge request")
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, answerer: AnswererFactory | None = None) -> int:
+    """`answerer`: in process, what to evaluate instead of the runtime's `Verity` (tests of the gate)."""
     try:
-        return _main(args)
+        return _main(args, answerer)
     except EvalError as exc:
         print(f"verity eval: {exc}", file=sys.stderr)
         return 2
@@ -133,7 +135,7 @@ def _check(args: argparse.Namespace) -> None:
         raise EvalError(f"--against must be an http:// or https:// URL, got {args.against!r}")
 
 
-def _main(args: argparse.Namespace) -> int:
+def _main(args: argparse.Namespace, answerer: AnswererFactory | None) -> int:
     _check(args)
     judge = judge_config(args)  # before the slow part: a bad judge flag fails at once
     from evals.golden import DatasetError, load_golden
@@ -154,7 +156,7 @@ def _main(args: argparse.Namespace) -> int:
         api_key = _read_secret(args.api_key_file, "API key")
         report = run_http(args.dataset, questions, args.against, args.top_k, api_key, judge)
     else:
-        report = run_in_process(args.dataset, questions, args.top_k, judge, args.kb)
+        report = run_in_process(args.dataset, questions, args.top_k, judge, args.kb, answerer)
     baseline = args.baseline or default_baseline(args.dataset)
     gate = _gate(report, baseline) if args.gate else None
     _write(report, gate, args.out)

@@ -18,7 +18,7 @@ from evals.embedding_cache import CachingEmbedder
 from evals.golden import GoldenQuestion
 from evals.harness.errors import EvalError
 from evals.harness.observing.http import HttpEvalError, HttpObserver
-from evals.harness.observing.inprocess import InProcessObserver
+from evals.harness.observing.inprocess import AnswererFactory, InProcessObserver
 from evals.harness.observing.observation import Observation
 from evals.harness.reporting.report import EvalReport
 from evals.harness.run import RunSetup, build_report, judge_offline, judge_ragas, now_utc, observe_all
@@ -80,8 +80,15 @@ def _ingest(kb: Path, settings: Settings, embedder: Embedder) -> None:
 
 
 def run_in_process(
-    dataset: Path, questions: Sequence[GoldenQuestion], top_k: int, judge: JudgeConfig | None, kb: Path | None
+    dataset: Path,
+    questions: Sequence[GoldenQuestion],
+    top_k: int,
+    judge: JudgeConfig | None,
+    kb: Path | None,
+    answerer: AnswererFactory | None = None,
 ) -> EvalReport:
+    """`answerer`: what to evaluate, built on the run's runtime (default: its `Verity`; tests of the gate
+    hand in a policy broken on purpose)."""
     started_at, started = now_utc(), time.perf_counter()
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="verity-eval-") as folder:
@@ -91,7 +98,8 @@ def run_in_process(
         runtime = build_runtime(settings, clock=clock)
         if kb is not None:
             _ingest(kb, settings, runtime.embedder)
-        observer = InProcessObserver(runtime, clock, top_k)
+        verity = answerer(runtime) if answerer is not None else runtime.verity
+        observer = InProcessObserver(runtime, clock, top_k, verity)
         if observer.card_count() == 0:
             raise EvalError(
                 f"the store {observer.target} holds no cards: ingest the knowledge base first "
@@ -100,7 +108,7 @@ def run_in_process(
         warnings = []
         if settings.frozen_now is not None:
             warnings.append("VERITY_FROZEN_NOW is ignored in process: each question runs at its own as_of")
-        policy = runtime.verity.policy
+        policy = verity.policy
         setup = RunSetup(
             dataset=dataset,
             mode="in_process",

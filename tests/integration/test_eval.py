@@ -1,28 +1,35 @@
 """`verity eval` like CI and a user run it: the gate on the sample golden set (a subprocess, embedded default),
-the gate catching things broken on purpose (in process, on the same store), and `--against` a real
-`verity serve`.
+the gate catching things broken on purpose (in process, on the same store, the broken policy handed to the
+harness as its answerer), and `--against` a real `verity serve`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from api.cli import build_parser
+from evals.harness import cli as eval_cli
+from evals.harness.observing.inprocess import AnswererFactory
 from evals.harness.reporting.report import EvalReport
+from rag.bootstrap import Runtime
 from rag.config import Settings
-from rag.domain.trust import TrustStatus
+from rag.domain.cards import CardState
+from rag.domain.trust import NEVER_EXPIRES_EPOCH
 from rag.domain.types import Asker, AskResult
-from rag.services.ask import Verity
+from rag.ports import CardIndex, Scope, StoredHit, Vectors
+from rag.retrieval.evidence import CardEvidence
+from rag.services.ask import AskPolicy, Verity
 from tests.integration.conftest import (
     GOLDEN_NOW,
     ROOT,
@@ -98,10 +105,64 @@ def test_the_html_report_is_one_self_contained_page(ci_run: tuple[subprocess.Com
     assert page.count("<tr class=") == 69  # one row per question
 
 
-def run_eval_in_process(argv: list[str]) -> int:
-    args = build_parser().parse_args(["eval", *argv])
-    code: int = args.func(args)
-    return code
+def run_eval_in_process(argv: list[str], answerer: AnswererFactory) -> int:
+    """`verity eval ARGV` in this process, evaluating `answerer` instead of the runtime's Verity."""
+    parser = argparse.ArgumentParser(prog="verity eval")
+    eval_cli.add_arguments(parser)
+    return eval_cli.main(parser.parse_args(argv), answerer)
+
+
+class EveryRecordVerified:
+    """The card store as Verity would see it with the verification gate switched off: every record it returns
+    says verified, never expiring. Everything else is the real store's."""
+
+    def __init__(self, index: CardIndex) -> None:
+        self._index = index
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._index, name)
+
+    def query(self, vector: Vectors, scope: Scope, n_results: int) -> list[StoredHit]:
+        return [self._verified(hit) for hit in self._index.query(vector, scope, n_results)]
+
+    def get_records(self, record_ids: Sequence[str], scope: Scope) -> list[StoredHit]:
+        return [self._verified(hit) for hit in self._index.get_records(record_ids, scope)]
+
+    @staticmethod
+    def _verified(hit: StoredHit) -> StoredHit:
+        facts = replace(hit.facts, state=CardState.VERIFIED, verified_until_epoch=NEVER_EXPIRES_EPOCH)
+        return replace(hit, facts=facts)
+
+
+def gate_switched_off(runtime: Runtime) -> Verity:
+    """The runtime's Verity (same embedder, clock, policy, calibration) over a store whose records all say
+    verified; the harness still checks each citation against the real card."""
+    verity = runtime.verity
+    index = EveryRecordVerified(runtime.index)
+    return Verity(index, runtime.embedder, runtime.clock, verity.policy, None, verity.calibration)
+
+
+class DoctoredAnswers:
+    """Verity's answers with a sentence no card says appended, cited [1]; outcomes and ranking untouched."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._verity = runtime.verity
+
+    @property
+    def policy(self) -> AskPolicy:
+        return self._verity.policy
+
+    def ask(self, question: str, asker: Asker) -> AskResult:
+        result = self._verity.ask(question, asker)
+        if result.answer is None:
+            return result
+        text = result.answer.text + " Every refund is paid within 97 days by cheque. [1]"
+        return replace(result, answer=replace(result.answer, text=text))
+
+    def rank_cards(
+        self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
+    ) -> tuple[list[CardEvidence], list[CardEvidence]]:
+        return self._verity.rank_cards(text, vector, asker, now, k)
 
 
 @pytest.fixture
@@ -118,11 +179,10 @@ def regressions(stdout: str) -> dict[str, str]:
 @pytest.mark.timeout(1800)
 @pytest.mark.usefixtures("in_process_store")
 def test_the_gate_fails_when_the_verification_gate_is_switched_off(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Every stored record counts as verified: expired and unverified cards start answering."""
-    monkeypatch.setattr("rag.retrieval.evidence.trust_status", lambda *_: TrustStatus.VERIFIED)
-    assert run_eval_in_process([str(GOLDEN), "--gate", "--out", str(tmp_path)]) == 1
+    assert run_eval_in_process([str(GOLDEN), "--gate", "--out", str(tmp_path)], gate_switched_off) == 1
     stdout = capsys.readouterr().out
     print(stdout)
     found = regressions(stdout)
@@ -139,21 +199,9 @@ def test_the_gate_fails_when_the_verification_gate_is_switched_off(
 
 @pytest.mark.timeout(1800)
 @pytest.mark.usefixtures("in_process_store")
-def test_the_gate_fails_on_a_doctored_answer(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_gate_fails_on_a_doctored_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Answers get a sentence their card never said: outcomes and citations stay, faithfulness drops."""
-    real_ask = Verity.ask
-
-    def doctored(self: Verity, question: str, asker: Asker, top_k: int | None = None) -> AskResult:
-        result = real_ask(self, question, asker, top_k)
-        if result.answer is None:
-            return result
-        text = result.answer.text + " Every refund is paid within 97 days by cheque. [1]"
-        return replace(result, answer=replace(result.answer, text=text))
-
-    monkeypatch.setattr(Verity, "ask", doctored)
-    assert run_eval_in_process([str(GOLDEN), "--gate", "--out", str(tmp_path)]) == 1
+    assert run_eval_in_process([str(GOLDEN), "--gate", "--out", str(tmp_path)], DoctoredAnswers) == 1
     stdout = capsys.readouterr().out
     print(stdout)
     found = regressions(stdout)
