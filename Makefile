@@ -64,9 +64,9 @@ test: system-deps lint llm-tier
 	VERITY_REQUIRE_LLM_TIER=1 VERITY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q --durations=20
 
 bench: install
-	$(BIN)/python -m evals.bench ingest
-	$(BIN)/python -m evals.bench ask
-	$(BIN)/python -m evals.bench latency --chunks 10000
+	$(BIN)/python -m evals.benchmarks.speed ingest
+	$(BIN)/python -m evals.benchmarks.speed ask
+	$(BIN)/python -m evals.benchmarks.speed latency --chunks 10000
 
 # the golden set's held-out part (never fitted on) on a throwaway store of the sample KB, gated on its baseline
 eval: install

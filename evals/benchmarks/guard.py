@@ -1,6 +1,6 @@
 """Measure the citation guard (rag/answering/guard/core.py) on answers with known defects, built from the golden set:
 
-    python -m evals.guard [--json FILE]
+    python -m evals.benchmarks.guard [--json FILE]
 
 For every answerable golden question, the evidence is its expected card as [1] and two other cards of
 the sample knowledge base as [2] and [3] (from the same collection when there are, so they are near
@@ -38,7 +38,7 @@ from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy
 from rag.domain.cards import Card
 from rag.retrieval.lexical import identifiers
 
-SAMPLE_KB = Path(__file__).resolve().parents[1] / "ingest" / "sample_kb"
+SAMPLE_KB = Path(__file__).resolve().parents[2] / "ingest" / "sample_kb"
 NAME_SWAPS = {
     "Pro Monthly": "Pro Annual",
     "Pro Annual": "Pro Monthly",
@@ -275,7 +275,7 @@ def latency(repeats: int = 3) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m evals.guard")
+    parser = argparse.ArgumentParser(prog="python -m evals.benchmarks.guard")
     parser.add_argument("--thresholds", default="0.82,0.84,0.86,0.88")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--latency", action="store_true", help="time the guard on answers of three sentences")

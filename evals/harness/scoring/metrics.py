@@ -37,7 +37,8 @@ def refusal_precision_recall(pairs: Sequence[tuple[str, str]]) -> tuple[float | 
 
     Precision = of the refused, how many should have been; recall = of those that should be refused, how
     many were (whatever the reason). None where there is nothing to divide (nothing refused, nothing to
-    refuse). The one implementation: the harness, the golden test, evals.calibrate and evals.retrieval use it.
+    refuse). The one implementation: the harness, the golden test, evals.calibrate and evals.benchmarks.retrieval
+    use it.
     """
     refused = [e for e, a in pairs if a != "answer"]  # what each refused question expected
     should = [a for e, a in pairs if e != "answer"]  # what each should-refuse question got
