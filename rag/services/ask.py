@@ -47,7 +47,7 @@ from rag.retrieval.retriever import Calibration, Retriever
 from rag.services.answerer import Answerer
 from rag.services.drafting import draft_reply
 from rag.services.drafts import Draft
-from rag.services.events_of import Context, ask_event, check_event, draft_event, search_event
+from rag.services.events.builders import Context, ask_event, check_event, draft_event, search_event
 from rag.services.question import AskPolicy, Decision, Prepared
 from rag.services.streaming import AskStream, stream_answer
 
@@ -71,7 +71,7 @@ class Verity:
     ) -> None:
         """`calibration`: rag/bootstrap.py `build_calibration` (or `Calibration.uncalibrated()`, said out loud):
         never a silent default, so no caller ranks and decides without centroids by forgetting it.
-        `recorder`: where each ask, draft, search and check is recorded (rag/services/recording.py), as
+        `recorder`: where each ask, draft, search and check is recorded (rag/services/events/recording.py), as
         coming through `channel`; None records nothing."""
         self._index = index
         self._embedder = embedder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.services.clustering import Linkage, cluster
+from rag.services.gaps.clustering import Linkage, cluster
 
 
 def textbook(vectors: np.ndarray, min_similarity: float, linkage: Linkage) -> list[frozenset[int]]:

@@ -1,4 +1,4 @@
-"""What each use records (rag/services/events_of.py), through Verity over fakes, and through the app."""
+"""What each use records (rag/services/events/builders.py), through Verity over fakes, and through the app."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.events import CardRole, Channel, Event, EventKind, EventOutcome
 from rag.domain.types import Asker, RefusalReason
 from rag.services.ask import Verity
-from rag.services.recording import EventRecorder, RecorderPolicy
+from rag.services.events.recording import EventRecorder, RecorderPolicy
 from tests.unit.conftest import BATTERY, CHARGEBACK, NOW, REFUND, WRITE_KEY, World
 
 SUPPORT = Asker(frozenset({"support"}), "key-1a2b")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.services.gap_grouping import GroupingPolicy, group_questions, question_similarity
+from rag.services.gaps.grouping import GroupingPolicy, group_questions, question_similarity
 
 
 def unit(rows: list[list[float]]) -> np.ndarray:

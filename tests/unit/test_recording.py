@@ -13,7 +13,7 @@ import pytest
 from rag.domain.clock import FixedClock
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.events import Channel, Event, EventKind, EventOutcome, StoredEvent
-from rag.services.recording import EventRecorder, RecorderPolicy
+from rag.services.events.recording import EventRecorder, RecorderPolicy
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 FAST = RecorderPolicy(backoff_s=0.001, retries=2)

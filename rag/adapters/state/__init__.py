@@ -1,1 +1,1 @@
-"""Verity's own state (feedback) in SQLite under VERITY_DATA_DIR."""
+"""Verity's own state: feedback (SQLite) and the event log (SQLite, or VERITY_DATABASE_URL)."""

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rag.services.clustering import Linkage, cluster_similarities
+from rag.services.gaps.clustering import Linkage, cluster_similarities
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""What happened: the event each ask, draft, search and check records, and the recorder that writes it."""

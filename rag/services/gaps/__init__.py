@@ -1,0 +1,1 @@
+"""The gap inbox: refused questions grouped, across languages, into the knowledge that is missing."""
