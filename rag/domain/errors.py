@@ -1,4 +1,4 @@
-"""One error type for business code, with a code enum; `api/errors.py` turns it into problem+json."""
+"""One error type for business code, with a code enum; `api/http/errors.py` turns it into problem+json."""
 
 from __future__ import annotations
 

@@ -169,7 +169,7 @@ class Retriever:
     def signal_table(
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
     ) -> tuple[list[CardEvidence], list[dict[int, Signals]]]:
-        """Every retrieved card, ranked, with the signals of its quotable records (evals/calibrate.py fits the
+        """Every retrieved card, ranked, with the signals of its quotable records (evals/calibrate/ fits the
         decision model on exactly what `ask` computes)."""
         found = self.retrieve(text, vector, asker, now, k)
         cards = group_by_card(found.evidence, None, found.boost, found.identifier_share)

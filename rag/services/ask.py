@@ -197,7 +197,7 @@ class Verity:
     def signal_table(
         self, text: str, vector: Vectors, asker: Asker, now: datetime, k: int
     ) -> tuple[list[CardEvidence], list[dict[int, Signals]]]:
-        """Every retrieved card with the signals of its quotable records (what evals/calibrate.py fits on)."""
+        """Every retrieved card with the signals of its quotable records (what evals/calibrate/ fits on)."""
         return self._retriever.signal_table(text, vector, asker, now, k)
 
     def check_reply(self, text: str, asker: Asker, top_k: int | None = None) -> CheckResult:

@@ -51,7 +51,7 @@ def visible(card: Card, asker: Asker) -> bool:
 class Writer:
     """Who changes cards. `groups` None: every card (a write key of the comma-separated form); else only the
     cards an asker with these groups sees (none: cards open to everyone). Writing a card *into* groups the
-    writer does not hold is refused before the catalog is called (api/auth.py: 403)."""
+    writer does not hold is refused before the catalog is called (api/http/auth.py: 403)."""
 
     groups: frozenset[str] | None
 

@@ -43,7 +43,7 @@ class CountsQueryTokens(Protocol):
 
 
 class EmbedderBusyError(VerityError):
-    """Every embedding slot is taken and the queue is full: 429 with Retry-After (api/limits.py). Elsewhere
+    """Every embedding slot is taken and the queue is full: 429 with Retry-After (api/http/limits.py). Elsewhere
     (MCP, CLI) it reads as the embedder being unavailable, which is what the caller should do about it."""
 
     def __init__(self, message: str, retry_after_s: int = RETRY_AFTER_S) -> None:

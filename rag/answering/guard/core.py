@@ -26,7 +26,7 @@ card. For each sentence, with no second model:
    verdict says so in `unchecked` instead of passing it silently.
 
 Thresholds were chosen on the `tune` half of a planted XQuAD set and are reported on the other half
-(`python -m evals.support_set`); the golden defect set (`python -m evals.guard`) is a second report. The
+(`python -m evals.benchmarks.support_set`); the golden defect set (`python -m evals.benchmarks.guard`) is a second report. The
 guard decides per sentence; what to do with a failed sentence (drop it and list it, or refuse the answer)
 is the caller's policy.
 """
@@ -89,7 +89,7 @@ class SentenceVerdict:
 
 @dataclass(frozen=True, slots=True)
 class GuardPolicy:
-    """Thresholds chosen on the `tune` half of the planted XQuAD set (python -m evals.support_set)."""
+    """Thresholds chosen on the `tune` half of the planted XQuAD set (python -m evals.benchmarks.support_set)."""
 
     # the sentence against its best cited window (sentence, pair, clause): VERITY_GUARD_SUPPORT
     support_threshold: float = default_of("guard_support")
