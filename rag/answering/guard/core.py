@@ -26,9 +26,9 @@ card. For each sentence, with no second model:
    verdict says so in `unchecked` instead of passing it silently.
 
 Thresholds were chosen on the `tune` half of a planted XQuAD set and are reported on the other half
-(`python -m evals.benchmarks.support_set`); the golden defect set (`python -m evals.benchmarks.guard`) is a second report. The
-guard decides per sentence; what to do with a failed sentence (drop it and list it, or refuse the answer)
-is the caller's policy.
+(`python -m evals.benchmarks.support_set`); the golden defect set (`python -m evals.benchmarks.guard`) is a
+second report. The guard decides per sentence; what to do with a failed sentence (drop it and list it, or
+refuse the answer) is the caller's policy.
 """
 
 from __future__ import annotations
