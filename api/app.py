@@ -14,17 +14,18 @@ from api.http.errors import install_error_handlers
 from api.http.limits import install_limits
 from api.http.openapi import describe_problems
 from api.mcp import http as mcp_http
-from api.routes import ask, cards, check, feedback, health, web
+from api.routes import ask, cards, check, feedback, gaps, health, web
 from ingest.pipeline import IngestWriter
 from rag.adapters.state.feedback import FeedbackStore
 from rag.bootstrap import Runtime, build_recorder, build_runtime, ingestor_for, open_event_log
 from rag.config import Settings
 from rag.domain.events import Channel
-from rag.ports.events import EventLog
+from rag.ports.events import StateEvents
 from rag.services.catalog import Catalog
+from rag.services.gaps.inbox import GapInbox
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-ROUTERS = (health.router, ask.router, check.router, cards.router, feedback.router, web.router)
+ROUTERS = (health.router, ask.router, check.router, cards.router, feedback.router, gaps.router, web.router)
 """Every router of the app, in order (the MCP endpoint at /mcp is mounted beside them)."""
 
 
@@ -32,7 +33,7 @@ def runtime_lifespan(
     build: Callable[[], Runtime],
     resolver: AskerResolver | None = None,
     open_feedback: Callable[[Settings], FeedbackStore] = feedback.open_store,
-    open_events: Callable[[Settings], EventLog] = open_event_log,
+    open_events: Callable[[Settings], StateEvents] = open_event_log,
 ) -> Lifespan:
     """The runtime, the catalog and the asker resolver for the app's life; the feedback store and the event
     log (with the recorder that writes to it off the answers' path) are opened here and closed at shutdown."""
@@ -46,6 +47,9 @@ def runtime_lifespan(
         app.state.runtime = runtime
         app.state.recorder = recorder
         app.state.event_log = events
+        app.state.gap_inbox = GapInbox(
+            events, events, runtime.index, runtime.index, runtime.verity.calibration.centroids, runtime.clock
+        )
         app.state.catalog = catalog_for(runtime)
         app.state.asker_resolver = resolver or resolver_for(runtime.settings)
         store = open_feedback(runtime.settings)

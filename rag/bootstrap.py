@@ -18,7 +18,7 @@ from rag.config import AnswererKind, GuardVerifier, LlmFailure, Settings
 from rag.domain.clock import Clock, FixedClock, SystemClock
 from rag.domain.errors import VerityError
 from rag.ports import CardIndex, ChatModel, Embedder, LanguageDetector
-from rag.ports.events import EventLog
+from rag.ports.events import StateEvents
 from rag.retrieval.decision import DecisionModel, Judge, Scale
 from rag.retrieval.languages import shared_identifier
 from rag.retrieval.reference import reference_for
@@ -78,7 +78,7 @@ def build_chat(settings: Settings) -> ChatModel | None:
     )
 
 
-def open_event_log(settings: Settings) -> EventLog:
+def open_event_log(settings: Settings) -> StateEvents:
     """The state store's event log: VERITY_DATABASE_URL, else SQLite beside the embedded Chroma store. One
     that cannot be opened stands in as unavailable (answers go on; the lost events are counted and logged)."""
     url = settings.database_url.get_secret_value() if settings.database_url else sqlite_url(settings.data_dir)
@@ -89,7 +89,7 @@ def open_event_log(settings: Settings) -> EventLog:
         return UnavailableEventLog(exc)
 
 
-def build_recorder(settings: Settings, events: EventLog, clock: Clock) -> EventRecorder:
+def build_recorder(settings: Settings, events: StateEvents, clock: Clock) -> EventRecorder:
     """Starts the writer thread: call it from a lifespan or a command, and `close()` it at the end."""
     policy = RecorderPolicy(
         retention=timedelta(days=settings.events_retention_days), keep_text=settings.events_keep_text

@@ -65,3 +65,13 @@ class Event:
 class StoredEvent:
     id: int
     event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class GapClosure:
+    """A gap closed by linking the card that now answers it: the events it held then identify it later."""
+
+    event_ids: frozenset[int]
+    card_id: str
+    at: datetime
+    by: str  # the write key's subject

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from rag.domain.events import Event, EventKind, StoredEvent
+from rag.domain.events import Event, EventKind, GapClosure, StoredEvent
 
 
 class EventLog(Protocol):
@@ -35,3 +35,15 @@ class EventSink(Protocol):
     """Where a service hands what happened (rag/services/events/recording.py): never raises, never waits."""
 
     def record(self, event: Event) -> None: ...
+
+
+class GapClosures(Protocol):
+    """Closed gaps, kept beside the events (rag/services/gaps/inbox.py)."""
+
+    def close_gap(self, closure: GapClosure) -> None: ...
+
+    def gap_closures(self) -> list[GapClosure]: ...
+
+
+class StateEvents(EventLog, GapClosures, Protocol):
+    """The state store's side for the knowledge team: the event log and the gaps closed over it."""

@@ -40,7 +40,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from rag.domain.errors import ErrorCode, VerityError
-from rag.domain.events import CardRole, Channel, Event, EventCard, EventKind, EventOutcome, StoredEvent
+from rag.domain.events import (
+    CardRole,
+    Channel,
+    Event,
+    EventCard,
+    EventKind,
+    EventOutcome,
+    GapClosure,
+    StoredEvent,
+)
 from rag.domain.types import RefusalReason
 
 EVENTS_FILE = "state.sqlite3"
@@ -72,6 +81,17 @@ event_cards = Table(
     Column("card_id", String(512), primary_key=True),
     Column("role", String(16), primary_key=True),
     Index("event_cards_card", "card_id"),
+)
+
+
+gap_closures = Table(
+    "gap_closures",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("event_ids", Text, nullable=False),  # JSON list: the events the gap held when it was closed
+    Column("card_id", String(512), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("by", String(128), nullable=False),
 )
 
 
@@ -164,6 +184,22 @@ class SqlEventLog:
         with self._errors("count events"), self._engine.connect() as db:
             return int(db.execute(select(func.count()).select_from(events)).scalar_one())
 
+    def close_gap(self, closure: GapClosure) -> None:
+        row = {
+            "event_ids": json.dumps(sorted(closure.event_ids)),
+            "card_id": closure.card_id,
+            "at_us": _micros(closure.at),
+            "by": closure.by,
+        }
+        with self._errors("close the gap"), self._engine.begin() as db:
+            db.execute(insert(gap_closures), [row])
+
+    def gap_closures(self) -> list[GapClosure]:
+        """Oldest first: a later closure of the same gap wins."""
+        with self._errors("read gap closures"), self._engine.connect() as db:
+            rows = db.execute(select(gap_closures).order_by(gap_closures.c.id)).all()
+        return [GapClosure(frozenset(json.loads(r.event_ids)), r.card_id, _instant(r.at_us), r.by) for r in rows]
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -243,6 +279,12 @@ class UnavailableEventLog:
         raise self._error
 
     def count(self) -> int:
+        raise self._error
+
+    def close_gap(self, closure: GapClosure) -> None:
+        raise self._error
+
+    def gap_closures(self) -> list[GapClosure]:
         raise self._error
 
     def close(self) -> None:
