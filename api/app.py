@@ -17,12 +17,11 @@ from api.mcp import http as mcp_http
 from api.routes import ask, cards, check, feedback, gaps, health, web
 from ingest.pipeline import IngestWriter
 from rag.adapters.state.feedback import FeedbackStore
-from rag.bootstrap import Runtime, build_recorder, build_runtime, ingestor_for, open_event_log
+from rag.bootstrap import Runtime, build_gap_inbox, build_recorder, build_runtime, ingestor_for, open_event_log
 from rag.config import Settings
 from rag.domain.events import Channel
 from rag.ports.events import StateEvents
 from rag.services.catalog import Catalog
-from rag.services.gaps.inbox import GapInbox
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 ROUTERS = (health.router, ask.router, check.router, cards.router, feedback.router, gaps.router, web.router)
@@ -47,9 +46,7 @@ def runtime_lifespan(
         app.state.runtime = runtime
         app.state.recorder = recorder
         app.state.event_log = events
-        app.state.gap_inbox = GapInbox(
-            events, events, runtime.index, runtime.index, runtime.verity.calibration.centroids, runtime.clock
-        )
+        app.state.gap_inbox = build_gap_inbox(runtime, events)
         app.state.catalog = catalog_for(runtime)
         app.state.asker_resolver = resolver or resolver_for(runtime.settings)
         store = open_feedback(runtime.settings)
@@ -74,7 +71,10 @@ def with_mcp(lifespan: Lifespan) -> Lifespan:
 
     @asynccontextmanager
     async def both(app: FastAPI) -> AsyncIterator[None]:
-        async with lifespan(app), mcp_http.serving(app, mcp_runtime(app), app.state.catalog):
+        async with (
+            lifespan(app),
+            mcp_http.serving(app, mcp_runtime(app), app.state.catalog, getattr(app.state, "gap_inbox", None)),
+        ):
             yield
 
     return both

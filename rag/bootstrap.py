@@ -25,6 +25,7 @@ from rag.retrieval.reference import reference_for
 from rag.retrieval.retriever import Calibration
 from rag.services.ask import AskPolicy, Verity
 from rag.services.events.recording import EventRecorder, RecorderPolicy
+from rag.services.gaps.inbox import GapInbox
 from rag.services.limits import limited
 
 log = logging.getLogger("verity")
@@ -95,6 +96,10 @@ def build_recorder(settings: Settings, events: StateEvents, clock: Clock) -> Eve
         retention=timedelta(days=settings.events_retention_days), keep_text=settings.events_keep_text
     )
     return EventRecorder(events, clock, policy)
+
+
+def build_gap_inbox(runtime: Runtime, events: StateEvents) -> GapInbox:
+    return GapInbox(events, events, runtime.index, runtime.index, runtime.verity.calibration.centroids, runtime.clock)
 
 
 def open_index(settings: Settings, embedder: Embedder) -> ChromaCardIndex:

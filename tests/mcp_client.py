@@ -11,7 +11,7 @@ from mcp.types import CallToolResult
 Session = Callable[[Client], Awaitable[None]]
 """What a test does with a connected client."""
 
-TOOLS = {"ask", "search", "get_card", "draft_reply", "check_reply"}
+TOOLS = {"ask", "search", "get_card", "draft_reply", "check_reply", "list_gaps"}
 
 # a raw initialize request, for checking what the HTTP gate answers before any MCP handling
 INITIALIZE = {

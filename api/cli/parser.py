@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from api.cli.knowledge import cmd_gaps
 from api.cli.query import cmd_ask, cmd_check, cmd_search
 from api.cli.service import cmd_centroids, cmd_ingest, cmd_serve, cmd_settings
 from api.mcp import stdio as mcp_stdio
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", action="append", default=[], help="a group of the agent (repeatable)")
     p.add_argument("--top-k", type=int, default=None)
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("gaps", help="questions refused for want of any card, grouped into gaps (most asked first)")
+    p.add_argument("--days", type=int, default=30, help="the window, in days (default 30)")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.add_argument("--group", action="append", default=[], help="a group of the reader (repeatable)")
+    p.set_defaults(func=cmd_gaps)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
     p.add_argument("--host", default=None)

@@ -24,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from api.http.deps import AskerResolver
-from api.mcp.tools import build_mcp_server
+from api.mcp.tools import GapLister, build_mcp_server
 from rag.bootstrap import Runtime
 from rag.domain.cards import GROUP_PATTERN
 from rag.domain.errors import ErrorCode, VerityError
@@ -80,9 +80,11 @@ class McpEndpoint:
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, runtime: Runtime, catalog: Catalog) -> AsyncIterator[None]:
+async def serving(
+    app: FastAPI, runtime: Runtime, catalog: Catalog, gap_inbox: GapLister | None = None
+) -> AsyncIterator[None]:
     """Build the MCP server for this runtime and run its session manager for the app's lifetime."""
-    server = build_mcp_server(runtime.verity, catalog, asker_from_request)
+    server = build_mcp_server(runtime.verity, catalog, asker_from_request, gap_inbox)
     server.streamable_http_app(
         streamable_http_path=PATH,
         stateless_http=True,

@@ -68,8 +68,9 @@ def main(args: argparse.Namespace) -> int:
     from api.app import catalog_for
     from api.mcp.tools import build_mcp_server, fixed_asker
     from rag.adapters.store_lock import hold_store
-    from rag.bootstrap import build_runtime
+    from rag.bootstrap import build_gap_inbox, build_recorder, build_runtime, open_event_log
     from rag.config import Settings
+    from rag.domain.events import Channel
 
     settings = Settings()
     asker = stdio_asker(settings, args.group, args.key_file)
@@ -81,8 +82,16 @@ def main(args: argparse.Namespace) -> int:
         # stdout is the protocol channel: anything a library prints while the runtime is built goes to stderr
         with contextlib.redirect_stdout(sys.stderr):
             runtime = build_runtime(settings)
-            server = build_mcp_server(runtime.verity, catalog_for(runtime), fixed_asker(asker))
-        server.run("stdio")
+            events = open_event_log(settings)
+            recorder = build_recorder(settings, events, runtime.clock)
+            verity = runtime.verity.recording(recorder, Channel.MCP)
+            gaps = build_gap_inbox(runtime, events)
+            server = build_mcp_server(verity, catalog_for(runtime), fixed_asker(asker), gaps)
+        try:
+            server.run("stdio")
+        finally:
+            recorder.close()
+            events.close()
     finally:
         if lock is not None:
             lock.release()

@@ -1,4 +1,5 @@
-"""Verity's tools for AI agents over the Model Context Protocol: ask, search, get_card, draft_reply, check_reply.
+"""Verity's tools for AI agents over the Model Context Protocol: ask, search, get_card, draft_reply, check_reply,
+and list_gaps for the knowledge team.
 
 Each tool calls the same core function as its REST endpoint and returns the same public schema
 (api/schemas/) as structured output, so an agent and an HTTP client read the same objects. Who is asking
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Annotated, Protocol, TypeVar
 
 import anyio.to_thread
@@ -19,16 +21,26 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from api.schemas import AskPublic, CardPublic, CheckPublic, DraftPublic, SearchPublic
+from api.schemas.gaps import GapPublic, GapsPublic
 from rag.domain.cards import ID_PATTERN
 from rag.domain.errors import VerityError
 from rag.domain.types import Asker
 from rag.services.ask import Verity
 from rag.services.catalog import CardView, not_found
+from rag.services.gaps.inbox import Gap
 
 T = TypeVar("T")
 
 AskerOf = Callable[[Context], Asker]
 """Who is asking in this tool call, from the transport; raises ToolError when it cannot tell."""
+
+
+class GapLister(Protocol):
+    """What `list_gaps` needs of the gap inbox (rag/services/gaps/inbox.py)."""
+
+    def gaps(self, reader: Asker, window: timedelta | None = None, limit: int = 20) -> list[Gap]: ...
+
+    def now(self) -> datetime: ...
 
 
 class CardReader(Protocol):
@@ -128,7 +140,9 @@ async def _call(fn: Callable[..., T], *args: object) -> T:
         raise ToolError(exc.message) from exc
 
 
-def build_mcp_server(verity: Verity, cards: CardReader, asker_of: AskerOf) -> MCPServer:
+def build_mcp_server(
+    verity: Verity, cards: CardReader, asker_of: AskerOf, gap_inbox: GapLister | None = None
+) -> MCPServer:
     server: MCPServer = MCPServer("verity", title="Verity", instructions=INSTRUCTIONS, version="0.1.0")
 
     @server.tool(name="ask", title="Ask the verified knowledge base", description=ASK, annotations=READ_ONLY)
@@ -158,7 +172,24 @@ def build_mcp_server(verity: Verity, cards: CardReader, asker_of: AskerOf) -> MC
     async def check_reply(text: Reply, ctx: Context, top_k: TopK = None) -> CheckPublic:
         return CheckPublic.of(await _call(verity.check_reply, text, asker_of(ctx), top_k))
 
+    @server.tool(
+        name="list_gaps", title="Questions Verity could not answer", description=LIST_GAPS, annotations=READ_ONLY
+    )
+    async def list_gaps(ctx: Context, days: GapDays = 30, limit: GapLimit = 20) -> GapsPublic:
+        if gap_inbox is None:
+            raise ToolError("the gap inbox is not available on this server")
+        found = await _call(gap_inbox.gaps, asker_of(ctx), timedelta(days=days), limit)
+        return GapsPublic(as_of=gap_inbox.now(), window_days=days, gaps=[GapPublic.of(g) for g in found])
+
     return server
+
+
+LIST_GAPS = """\
+For the knowledge team: the questions Verity refused because no verified card covers them (no_evidence), grouped \
+across languages into gaps, most asked first, with examples, the nearest cards and their owners (whom to ask \
+to write the missing card). Closed gaps whose questions are refused again are marked reopened."""
+GapDays = Annotated[int, Field(ge=1, le=365, description="The window: questions refused in the last N days.")]
+GapLimit = Annotated[int, Field(ge=1, le=200, description="At most this many gaps.")]
 
 
 def fixed_asker(asker: Asker) -> AskerOf:

@@ -346,3 +346,22 @@ def test_mcp_tool_calls_are_recorded_as_coming_through_mcp(world: World) -> None
         (EventKind.ASK, Channel.MCP, frozenset({"support"})),
         (EventKind.SEARCH, Channel.MCP, frozenset({"support"})),
     ]
+
+
+def test_list_gaps_shows_the_refused_questions_and_nothing_hidden(world: World) -> None:
+    app = gateway_app(world)
+    questions = ("Can customers download invoices as PDF files?", "invoices PDF download for customers")
+
+    async def session(client: Client) -> None:
+        for question in questions:
+            await client.call_tool("ask", {"question": question})
+        await client.call_tool("ask", {"question": "How fast are chargeback disputes answered after the bank notice?"})
+        app.state.recorder.flush()
+        listed = structured(await client.call_tool("list_gaps", {"days": 7}))
+        assert sum(g["count"] for g in listed["gaps"]) == 3
+        shown = json.dumps(listed)
+        assert "invoices PDF" in shown
+        for trace in ('"chargeback"', "Chargeback handling", "bank notice answered"):
+            assert trace not in shown
+
+    over_http(app, {"X-Verity-Groups": "support"}, session)
