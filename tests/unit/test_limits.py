@@ -328,6 +328,7 @@ def test_what_each_route_needs_comes_from_its_own_dependencies() -> None:
         ("POST", "/v1/cards/{card_id}/verify"),
         ("POST", "/v1/cards/{card_id}/unverify"),
         ("GET", "/v1/feedback"),
+        ("POST", "/v1/gaps/{gap_id}/close"),
     }
     assert reads == {
         ("POST", "/v1/ask"),
@@ -338,6 +339,7 @@ def test_what_each_route_needs_comes_from_its_own_dependencies() -> None:
         ("GET", "/v1/cards"),
         ("GET", "/v1/cards/{card_id}"),
         ("GET", "/v1/collections"),
+        ("GET", "/v1/gaps"),
     }
     assert needs[("GET", "/healthz")] is Need.NOTHING
 
