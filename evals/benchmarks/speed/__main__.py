@@ -1,4 +1,4 @@
-"""`python -m evals.benchmarks.speed ingest|ask|sync|latency|llm`: run one benchmark, print its figures."""
+"""`python -m evals.benchmarks.speed ingest|ask|sync|latency|llm|recording`: run one benchmark, print its figures."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from evals.benchmarks.speed.ingest import SAMPLE_KB, bench_ingest, bench_sync
 from evals.benchmarks.speed.latency import bench_ask, bench_latency
 from evals.benchmarks.speed.llm import bench_llm
+from evals.benchmarks.speed.recording import bench_recording
 
 
 def main() -> None:
@@ -24,6 +25,8 @@ def main() -> None:
     p.add_argument("--llm-model", default="smollm2")
     p.add_argument("--questions", type=int, default=12)
     p.add_argument("--max-tokens", type=int, default=120)
+    p = sub.add_parser("recording")
+    p.add_argument("--rounds", type=int, default=4)
     p = sub.add_parser("latency")
     p.add_argument("--chunks", type=int, default=10_000)
     p.add_argument("--rounds", type=int, default=2)
@@ -34,6 +37,8 @@ def main() -> None:
         result = bench_ask(args.rounds)
     elif args.what == "llm":
         result = bench_llm(args.llm_url, args.llm_model, args.questions, args.max_tokens)
+    elif args.what == "recording":
+        result = bench_recording(args.rounds)
     elif args.what == "latency":
         result = bench_latency(args.chunks, args.rounds)
     else:
