@@ -10,7 +10,7 @@ import numpy as np
 
 from rag.domain.cards import Card, CardState
 from rag.domain.errors import ErrorCode, VerityError
-from rag.domain.trust import until_epoch
+from rag.domain.events import Event
 from rag.domain.types import Asker, CardFacts, RecordKind
 from rag.ports import CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter, Vectors
 from rag.retrieval.centering import LanguageCentroids
@@ -18,6 +18,7 @@ from rag.retrieval.decision import SIGNAL_NAMES, DecisionModel, Judge, Scale
 from rag.retrieval.lexical import LexicalIndex
 from rag.retrieval.reference import Anchors
 from rag.retrieval.retriever import Calibration
+from tests.builders import facts_of
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -66,26 +67,6 @@ def plain_calibration(bar: float = 0.35, centroids: LanguageCentroids | None = N
     model = DecisionModel(weights, -steep * bar, lead_floor=0.0, answer_confidence=0.5, fitted_on="tests")
     judge = Judge(model, Scale(Anchors(1.0, 0.0, 1.0, 0.0)))
     return Calibration(centroids or LanguageCentroids({}), judge, lambda _text: None)
-
-
-def facts_of(card: Card, version: CardVersion, language: str | None = None) -> CardFacts:
-    return CardFacts(
-        card_id=card.id,
-        title=card.title,
-        collection=card.collection,
-        url=card.url,
-        owner=card.owner or None,  # the store keeps no empty text (as the Chroma adapter)
-        verifier=card.verifier or None,
-        state=card.state,
-        # the store keeps the verification instant to the second (as the Chroma adapter's metadata)
-        verified_at=card.verified_at.replace(microsecond=0) if card.verified_at else None,
-        verified_until_epoch=until_epoch(card.state, card.verified_at, card.verified_until),
-        language=language or card.language,
-        internal_only=card.internal_only,
-        groups=card.groups,
-        content_hash=version.content_hash,
-        meta_hash=version.meta_hash,
-    )
 
 
 class InMemoryCardIndex:
@@ -198,27 +179,7 @@ class InMemoryCardIndex:
         return sorted(hits, key=lambda h: h.score, reverse=True)[:n_results]
 
 
-def make_card(**overrides: object) -> Card:
-    fields: dict[str, object] = {
-        "id": "card-1",
-        "title": "Refunds for Pro Annual plans",
-        "body": "Pro Annual plans can be refunded in full within 30 days of purchase.",
-        "collection": "billing",
-        "owner": "owner@orbita.example",
-        "verifier": "verifier@orbita.example",
-        "state": "verified",
-        "verified_at": "2026-11-01T00:00:00Z",
-        "verify_interval_days": 90,
-        "url": "https://kb.orbita.example/cards/card-1",
-        "language": "en",
-    }
-    fields.update(overrides)
-    if fields.get("state") == "unverified" and "verified_at" not in overrides:
-        fields["verified_at"] = None
-    return Card.model_validate(fields)
-
-
-__all__ = ["HashEmbedder", "InMemoryCardIndex", "RecordKind", "make_card"]
+__all__ = ["HashEmbedder", "InMemoryCardIndex", "ListEventSink", "RecordKind", "ScriptedChat"]
 
 
 class ScriptedChat:
@@ -262,3 +223,13 @@ class ScriptedChat:
         except GeneratorExit:
             self.closed = True
             raise
+
+
+class ListEventSink:
+    """An event sink (rag/ports/events.py) that keeps what it is handed, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def record(self, event: Event) -> None:
+        self.events.append(event)

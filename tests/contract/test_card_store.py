@@ -23,7 +23,8 @@ from rag.domain.cards import Card
 from rag.domain.trust import until_epoch
 from rag.domain.types import Asker, CardFacts, RecordKind
 from rag.ports import CardIndex, CardVersion, IndexRecord, Replacement, Scope, StoredHit, TrustFilter
-from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card
+from tests.builders import make_card
+from tests.fakes import HashEmbedder, InMemoryCardIndex
 
 EMBEDDER = HashEmbedder()
 NOW_AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from rag.domain.cards import Card
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.types import Asker, RecordKind
 from rag.ports import CardVersion, IndexRecord, Scope, TrustFilter
-from tests.fakes import make_card
+from tests.builders import make_card
 
 DIM = 8
 NOW = int(datetime(2026, 11, 22, tzinfo=UTC).timestamp())

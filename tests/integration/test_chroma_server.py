@@ -18,7 +18,8 @@ from rag.config import Settings
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.types import Asker, RecordKind
 from rag.ports import CardVersion, IndexRecord
-from tests.fakes import HashEmbedder, make_card
+from tests.builders import make_card
+from tests.fakes import HashEmbedder
 from tests.integration.conftest import (
     GOLDEN_NOW,
     SAMPLE_KB,

@@ -30,7 +30,8 @@ from rag.config import Settings
 from rag.domain.cards import Card
 from rag.domain.types import Asker, RecordKind
 from rag.ports import Scope
-from tests.fakes import HashEmbedder, make_card
+from tests.builders import make_card
+from tests.fakes import HashEmbedder
 from tests.integration.conftest import VENV_BIN, clean_env
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.domain.cards import Card
 from rag.domain.types import Asker, RecordKind
 from rag.ports import CardVersion, IndexRecord
-from tests.fakes import make_card
+from tests.builders import make_card
 
 DIM = 4
 ANYONE = Asker()

@@ -21,7 +21,8 @@ from rag.domain.cards import Card
 from rag.domain.clock import FixedClock
 from rag.ports import ChatModel
 from rag.services.ask import AskPolicy, Verity
-from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card, plain_calibration
+from tests.builders import make_card
+from tests.fakes import HashEmbedder, InMemoryCardIndex, plain_calibration
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -99,6 +100,13 @@ class World:
 @pytest.fixture
 def world() -> World:
     return World()
+
+
+@pytest.fixture
+def kb(world: World) -> World:
+    """The world with a verified card, an unverified one, an expired one and a finance-only one."""
+    world.ingest(REFUND, BATTERY, CHARGEBACK, EXPORT)
+    return world
 
 
 WorldFactory = Callable[[], World]

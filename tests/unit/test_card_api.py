@@ -12,7 +12,8 @@ from rag.domain.clock import FixedClock
 from rag.domain.types import Asker
 from rag.ports import WriteOutcome
 from rag.services.catalog import Catalog
-from tests.fakes import InMemoryCardIndex, make_card
+from tests.builders import make_card
+from tests.fakes import InMemoryCardIndex
 from tests.unit.conftest import CHARGEBACK, NOW, REFUND, WRITE_KEY, World
 
 AUTH = {"Authorization": f"Bearer {WRITE_KEY}"}

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from rag.domain.cards import Card, CardState, parse_instant
-from tests.fakes import make_card
+from tests.builders import make_card
 
 
 def test_verified_until_is_verified_at_plus_interval() -> None:

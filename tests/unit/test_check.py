@@ -25,7 +25,8 @@ from rag.domain.types import Asker
 from rag.ports import Embedder, Vectors
 from rag.services.ask import AskPolicy, Verity
 from rag.services.limits import limited
-from tests.fakes import HashEmbedder, make_card, plain_calibration
+from tests.builders import make_card
+from tests.fakes import HashEmbedder, plain_calibration
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 
 PUBLIC = Asker()

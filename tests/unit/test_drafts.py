@@ -16,7 +16,8 @@ from rag.services.drafts import (
     detect_language,
     strip_markers,
 )
-from tests.fakes import ScriptedChat, make_card
+from tests.builders import make_card
+from tests.fakes import ScriptedChat
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 
 PUBLIC = Asker()

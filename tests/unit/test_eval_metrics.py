@@ -30,7 +30,7 @@ from evals.harness.scoring.metrics import (
     trusted_share,
 )
 from rag.domain.trust import TrustStatus
-from tests.fakes import make_card
+from tests.builders import make_card
 
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

@@ -16,17 +16,10 @@ from rag.domain.events import CardRole, Channel, Event, EventKind, EventOutcome
 from rag.domain.types import Asker, RefusalReason
 from rag.services.ask import Verity
 from rag.services.events.recording import EventRecorder, RecorderPolicy
+from tests.fakes import ListEventSink
 from tests.unit.conftest import BATTERY, CHARGEBACK, NOW, REFUND, WRITE_KEY, World
 
 SUPPORT = Asker(frozenset({"support"}), "key-1a2b")
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def record(self, event: Event) -> None:
-        self.events.append(event)
 
 
 class BrokenSink:
@@ -34,8 +27,8 @@ class BrokenSink:
         raise RuntimeError("the recorder has a bug")
 
 
-def recording(world: World, channel: Channel = Channel.HTTP) -> tuple[Verity, ListSink]:
-    sink = ListSink()
+def recording(world: World, channel: Channel = Channel.HTTP) -> tuple[Verity, ListEventSink]:
+    sink = ListEventSink()
     return world.verity.recording(sink, channel), sink
 
 

@@ -16,6 +16,7 @@ from rag.domain.events import Channel, Event
 from rag.domain.types import Asker
 from rag.services.gaps.grouping import GroupingPolicy
 from rag.services.gaps.inbox import GapInbox, GapPolicy, GapStatus
+from tests.fakes import ListEventSink
 from tests.unit.conftest import BATTERY, CHARGEBACK, NOW, REFUND, WRITE_KEY, World
 
 PUBLIC = Asker(subject="agent-1")
@@ -29,16 +30,8 @@ OKTA = ("Does Orbita support Okta single sign-on login?", "Okta single sign-on l
 POLICY = GapPolicy(grouping=GroupingPolicy(neighbours=2, min_similarity=-0.2))
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def record(self, event: Event) -> None:
-        self.events.append(event)
-
-
 def asked(world: World, questions: tuple[str, ...], asker: Asker = PUBLIC) -> list[Event]:
-    sink = ListSink()
+    sink = ListEventSink()
     verity = world.verity.recording(sink, Channel.HTTP)
     for question in questions:
         verity.ask(question, asker)

@@ -6,7 +6,7 @@ from ingest.chunking import Chunker, opens_with
 from ingest.sources import CardFailure, Location, ParsedCard
 from rag.answering.tokens import cl100k
 from rag.domain.types import RecordKind
-from tests.fakes import make_card
+from tests.builders import make_card
 from tests.unit.conftest import NOW, World
 
 LONG_BODY = " ".join(f"Sentence number {i} explains one more rule of the refund policy." for i in range(60))

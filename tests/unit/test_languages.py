@@ -9,7 +9,8 @@ from ingest.pipeline import Ingestor
 from ingest.sources import Location, ParsedCard
 from rag.config import Settings
 from rag.retrieval.languages import KNOWN_CODES, LanguageIdentifier, card_language, normalise
-from tests.fakes import HashEmbedder, InMemoryCardIndex, make_card
+from tests.builders import make_card
+from tests.fakes import HashEmbedder, InMemoryCardIndex
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import pytest
 
 from rag.domain.types import Asker
 from rag.retrieval.lexical import LexicalIndex, identifiers, tokenize
-from tests.fakes import make_card
+from tests.builders import make_card
 from tests.unit.conftest import World
 
 

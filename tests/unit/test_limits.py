@@ -36,7 +36,8 @@ from rag.domain.types import Asker
 from rag.ports import Vectors
 from rag.services.ask import AskPolicy, Verity
 from rag.services.limits import EmbedderBusyError, EmbedGate, LimitedEmbedder, QuestionLimit, limited, token_counter
-from tests.fakes import HashEmbedder, make_card, plain_calibration
+from tests.builders import make_card
+from tests.fakes import HashEmbedder, plain_calibration
 from tests.mcp_client import text
 from tests.unit.conftest import CHARGEBACK, REFUND, World
 

@@ -23,12 +23,6 @@ FAITHFUL = "Pro Annual plans can be refunded in full within 30 days of purchase.
 INVENTED = "Refunds are also paid in gold bars to loyal customers. [1]"
 
 
-@pytest.fixture
-def kb(world: World) -> World:
-    world.ingest(REFUND, BATTERY, CHARGEBACK, EXPORT)
-    return world
-
-
 def test_the_model_sees_only_verified_visible_cards_and_its_faithful_sentence_is_kept(kb: World) -> None:
     chat = ScriptedChat(f"{FAITHFUL} {INVENTED}")
     result = kb.with_chat(chat).ask(QUESTION, PUBLIC)

@@ -23,7 +23,7 @@ from rag.bootstrap import Runtime
 from rag.config import Settings
 from rag.domain.events import Channel, EventKind
 from rag.domain.types import Asker
-from tests.fakes import make_card
+from tests.builders import make_card
 from tests.mcp_client import INITIALIZE, MCP_HEADERS, TOOLS, Session, structured, text
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 

@@ -10,7 +10,7 @@ from rag.domain.trust import TrustStatus
 from rag.domain.types import Asker, RefusalReason
 from rag.ports import TrustFilter
 from rag.services.ask import AskPolicy
-from tests.fakes import make_card
+from tests.builders import make_card
 from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, NOW, REFUND, World
 
 PUBLIC = Asker()

@@ -15,18 +15,12 @@ from rag.domain.types import Asker, RefusalReason
 from rag.services.ask import Verity
 from rag.services.streaming import DroppedEvent, ResultEvent, TextEvent
 from tests.fakes import HashEmbedder, ScriptedChat
-from tests.unit.conftest import BATTERY, CHARGEBACK, EXPORT, REFUND, World
+from tests.unit.conftest import World
 
 PUBLIC = Asker()
 QUESTION = "Can Pro Annual plans be refunded within 30 days?"
 FAITHFUL = "Pro Annual plans can be refunded in full within 30 days of purchase. [1]"
 INVENTED = "Refunds are also paid in gold bars to loyal customers. [1]"
-
-
-@pytest.fixture
-def kb(world: World) -> World:
-    world.ingest(REFUND, BATTERY, CHARGEBACK, EXPORT)
-    return world
 
 
 def test_a_kept_sentence_is_sent_before_the_model_has_finished(kb: World) -> None:

@@ -4,7 +4,7 @@ import pytest
 
 from rag.domain.cards import CardState
 from rag.domain.trust import NEVER_EXPIRES_EPOCH, TrustStatus, epoch_to_datetime, trust_status, until_epoch
-from tests.fakes import make_card
+from tests.builders import make_card
 
 VERIFIED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 

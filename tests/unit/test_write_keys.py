@@ -15,7 +15,7 @@ from api.app import create_app, runtime_lifespan
 from api.http.auth import GroupNotHeldError, WriteKey, key_subject
 from rag.config import Settings, parse_write_keys
 from rag.services.catalog import Writer
-from tests.fakes import make_card
+from tests.builders import make_card
 from tests.unit.conftest import BATTERY, CHARGEBACK, REFUND, World
 
 FINANCE_KEY = "w-finance-3c81d7"
