@@ -10,6 +10,7 @@ responses to each operation of the generated document, once, from what the opera
 - PUT of a card: 409 (the body's id is not the path's);
 - operations with parameters: 422;
 - operations on one card (`{card_id}`): 404 (missing, or hidden from the key: the same answer);
+- operations on one gap (`{gap_id}`): 404 (no such gap in the window, or the linked card missing or hidden);
 - operations that embed a question (or a reply's sentences): 429 (too many embeddings waiting; Retry-After).
 """
 
@@ -47,7 +48,7 @@ WHY = {
     400: "The body is not JSON (undecodable bytes).",
     401: "No valid key (when keys are set); sent before the body is read.",
     403: "The request states a group its key does not hold, or a card outside the key's groups.",
-    404: "No such card, or one the key may not see (the same answer).",
+    404: "No such card (or gap), or one the key may not see (the same answer).",
     408: "The request body did not arrive in time.",
     409: "The body's card id differs from the path's.",
     413: "The request body is larger than VERITY_MAX_BODY_BYTES.",
@@ -67,6 +68,8 @@ def statuses_of(path: str, operation: dict[str, Any]) -> set[int]:
         statuses |= {400, 408, 413, 422}
     if operation.get("parameters"):
         statuses.add(422)
+    if "{gap_id}" in path:
+        statuses.add(404)
     if "{card_id}" in path:
         statuses.add(404)
         if "requestBody" in operation and path == "/v1/cards/{card_id}":
