@@ -34,13 +34,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="verity", description="Answers only from verified cards.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _query_commands(sub)
+    _service_commands(sub)
+    return parser
 
-    p = sub.add_parser("ingest", help="read cards from a folder, .md or .jsonl and index them")
-    p.add_argument("path")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--sync", action="store_true", help="also delete indexed cards the source no longer has")
-    p.set_defaults(func=cmd_ingest)
 
+Subcommands = argparse._SubParsersAction  # argparse's own type for what add_subparsers() returns
+
+
+def _query_commands(sub: Subcommands[argparse.ArgumentParser]) -> None:
+    """What reads the knowledge base: ask, search, check, gaps."""
     for name, func, what in (("ask", cmd_ask, "question"), ("search", cmd_search, "query")):
         p = sub.add_parser(name, help=f"{name} the knowledge base")
         p.add_argument(what)
@@ -64,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the API's JSON")
     p.add_argument("--group", action="append", default=[], help="a group of the reader (repeatable)")
     p.set_defaults(func=cmd_gaps)
+
+
+def _service_commands(sub: Subcommands[argparse.ArgumentParser]) -> None:
+    """What fills, serves and measures it: ingest, serve, settings, centroids, eval, mcp."""
+    p = sub.add_parser("ingest", help="read cards from a folder, .md or .jsonl and index them")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--sync", action="store_true", help="also delete indexed cards the source no longer has")
+    p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
     p.add_argument("--host", default=None)
@@ -91,7 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mcp", help="serve Verity's tools over MCP on stdio (for local agent clients)")
     mcp_stdio.add_arguments(p)
     p.set_defaults(func=mcp_stdio.main)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
