@@ -72,7 +72,7 @@ class Verdict:
     outcome: Outcome
     cited: tuple[str, ...]  # cards cited in an answer
     candidates: tuple[str, ...]  # cards named in a refusal
-    top_score: float | None
+    top_rank_score: float | None  # best ranking score among the cited cards
     latency_ms: float
 
     @property
@@ -105,7 +105,7 @@ def verdict_of(question: GoldenQuestion, result: AskResult, latency_ms: float | 
     latency = result.timings_ms.get("total_ms", 0.0) if latency_ms is None else latency_ms
     if result.answer is not None:
         citations = result.answer.citations
-        top = max((c.score for c in citations), default=None)
+        top = max((c.rank_score for c in citations), default=None)
         return Verdict(question, "answer", tuple(c.card_id for c in citations), (), top, latency)
     assert result.refusal is not None
     candidates = tuple(c.card_id for c in result.refusal.candidates)

@@ -35,7 +35,7 @@ class CandidatePublic(BaseModel):
             verified_at=c.verified_at,
             verified_until=c.verified_until,
             url=c.url,
-            score=c.score,
+            score=c.rank_score,
         )
 
 
@@ -123,7 +123,7 @@ class SearchPublic(BaseModel):
                     collection=h.facts.collection,
                     url=h.facts.url,
                     language=h.facts.language,
-                    score=h.score,
+                    score=h.rank_score,
                     relevance=h.relevance,
                     trust=TrustPublic(
                         status=h.trust,

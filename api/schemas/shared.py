@@ -46,7 +46,7 @@ class CitationPublic(BaseModel):
             verified_at=c.verified_at,
             verified_until=c.verified_until,
             snippet=c.snippet,
-            score=c.score,
+            score=c.rank_score,
             internal_only=c.internal_only,
         )
 

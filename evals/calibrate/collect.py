@@ -57,7 +57,7 @@ TATOEBA_PER_LANGUAGE = 60
 class CardRow:
     card_id: str
     trusted: bool
-    score: float  # ranking score
+    rank_score: float
     records: tuple[tuple[float, ...], ...]  # signal values of each quotable record; `lead` against other cards only
 
 
@@ -123,7 +123,7 @@ class Collector:
                     continue
                 counts[trusted] += 1
                 values = tuple(s.values() for s in signals.values())
-                kept.append(CardRow(card.facts.card_id, trusted, card.score, values))
+                kept.append(CardRow(card.facts.card_id, trusted, card.rank_score, values))
             out.append(Row(q, kb, card_language, split_no, with_language, tuple(kept)))
         return out
 

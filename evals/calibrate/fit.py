@@ -43,10 +43,10 @@ LEAD = SIGNAL_NAMES.index("lead")
 
 def with_floor(rows: Sequence[Row], floor: float, scale: Scale) -> list[Row]:
     """The rows as `Judge` would see them with this lead floor: lead = min(lead over the other cards, the
-    card's score less the floor), on the anchor scale."""
+    card's rank score less the floor), on the anchor scale."""
 
     def floored(card: CardRow) -> CardRow:
-        cap = scale.difference(card.score - floor)
+        cap = scale.difference(card.rank_score - floor)
         records = tuple((*r[:LEAD], min(r[LEAD], cap), *r[LEAD + 1 :]) for r in card.records)
         return replace(card, records=records)
 
@@ -58,7 +58,7 @@ def measure_floor(rows: Sequence[Row]) -> float:
     median score of the top card for off-topic (Tatoeba, fit languages) and absent-article questions on the
     split-0 KBs. A KB too small to have a card that good is judged as if it had one."""
     tops = [
-        row.cards[0].score
+        row.cards[0].rank_score
         for row in rows
         if row.cards and row.split == 0 and row.with_language and row.question.kind in ("absent", "offtopic")
     ]

@@ -27,15 +27,15 @@ class ExtractivePolicy:
 
 def select_sentences(sentences: Sequence[Evidence], policy: ExtractivePolicy) -> list[Evidence]:
     """Pure: pick the answer sentences from scored, verified sentence evidence."""
-    ranked = sorted(sentences, key=lambda e: e.score, reverse=True)
+    ranked = sorted(sentences, key=lambda e: e.centred, reverse=True)
     if not ranked:
         return []
-    floor = ranked[0].score - policy.margin
+    floor = ranked[0].centred - policy.margin
     chosen: list[Evidence] = []
     seen: set[str] = set()
     for item in ranked:
         key = normalise_space(item.text).casefold()
-        if item.score < floor or len(chosen) >= policy.max_sentences:
+        if item.centred < floor or len(chosen) >= policy.max_sentences:
             break
         if key not in seen:
             seen.add(key)
@@ -54,7 +54,8 @@ def compose_answer(chosen: Sequence[Evidence], cards: Sequence[CardEvidence]) ->
         marker = markers.setdefault(item.facts.card_id, len(markers) + 1)
         quoted.setdefault(item.facts.card_id, []).append(item)
         parts.append(AnswerSentence(text=normalise_space(item.text), marker=marker))
-    best_score = {c.facts.card_id: c.score for c in cards}
+    rank_score = {c.facts.card_id: c.rank_score for c in cards}
+    relevance = {c.facts.card_id: c.confidence for c in cards}
     citations = tuple(
         Citation(
             marker=marker,
@@ -66,7 +67,8 @@ def compose_answer(chosen: Sequence[Evidence], cards: Sequence[CardEvidence]) ->
             verified_at=quoted[card_id][0].facts.verified_at,
             verified_until=epoch_to_datetime(quoted[card_id][0].facts.verified_until_epoch),
             snippet=" ".join(normalise_space(e.text) for e in quoted[card_id])[:MAX_SNIPPET_CHARS],
-            score=round(max(best_score.get(card_id, 0.0), *(e.score for e in quoted[card_id])), 4),
+            rank_score=round(max(rank_score.get(card_id, 0.0), *(e.centred for e in quoted[card_id])), 4),
+            relevance=round(relevance.get(card_id, 0.0), 4),
             internal_only=quoted[card_id][0].facts.internal_only,
         )
         for card_id, marker in markers.items()
@@ -81,6 +83,11 @@ def fallback_sentences(card: CardEvidence) -> list[Evidence]:
     body = chunk_body(best.text, card.facts.title)
     return [
         Evidence(
-            record_id=best.record_id, kind=best.kind, text=body, score=best.score, facts=best.facts, trust=best.trust
+            record_id=best.record_id,
+            kind=best.kind,
+            text=body,
+            centred=best.centred,
+            facts=best.facts,
+            trust=best.trust,
         )
     ]

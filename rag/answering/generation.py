@@ -208,6 +208,7 @@ def _citation(item: PromptEvidence) -> Citation:
         verified_at=facts.verified_at,
         verified_until=epoch_to_datetime(facts.verified_until_epoch),
         snippet=normalise_space(item.text)[:MAX_SNIPPET_CHARS],
-        score=round(item.card.score, 4),
+        rank_score=round(item.card.rank_score, 4),
+        relevance=round(item.card.confidence, 4),
         internal_only=facts.internal_only,
     )

@@ -46,12 +46,12 @@ class CardFacts:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """A retrieved record of a card, with its similarity score and the card's trust *now*."""
+    """A retrieved record of a card, with its language-centred cosine and the card's trust *now*."""
 
     record_id: str
     kind: RecordKind
     text: str
-    score: float  # language-centred cosine: what relevance and sentence choice are judged on
+    centred: float  # language-centred cosine: what relevance and sentence choice are judged on
     facts: CardFacts
     trust: TrustStatus
     affinity: float = 0.0  # ranking only: weighted plain cosine less the card language's offset (see centering)
@@ -60,7 +60,7 @@ class Evidence:
 
     @property
     def rank_score(self) -> float:
-        return self.score + self.affinity
+        return self.centred + self.affinity
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,8 @@ class Citation:
     verified_at: datetime | None
     verified_until: datetime | None  # None: never expires
     snippet: str
-    score: float
+    rank_score: float  # the card's ranking score (or its best quoted sentence's centred cosine, if higher)
+    relevance: float  # the decision's confidence that the card answers (rag/retrieval/decision.py), 0 to 1
     internal_only: bool
 
 
@@ -119,7 +120,8 @@ class Candidate:
     verified_at: datetime | None
     verified_until: datetime | None
     url: str | None
-    score: float
+    rank_score: float  # ranking score: candidates are ordered by it
+    relevance: float  # the decision's confidence that the card answers (rag/retrieval/decision.py), 0 to 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,7 @@ class AskResult:
 class SearchHit:
     facts: CardFacts
     trust: TrustStatus
-    score: float  # ranking score (centred cosine, affinity and lexical boosts): orders the hits
+    rank_score: float  # ranking score (centred cosine, affinity and lexical boosts): orders the hits
     snippet: str | None  # only for cards trusted now
     relevance: float = 0.0  # the decision's confidence that this card answers (rag/retrieval/decision.py), 0 to 1
 

@@ -209,7 +209,7 @@ class Judge:
         record = card.evidence[index]
         return Signals(
             relevance=scale.centred(card.dense_score),
-            record=scale.centred(record.score),
+            record=scale.centred(record.centred),
             neutral=scale.neutral(record.neutral),
             lead=scale.difference(lead),
             lexical=card.boost,
@@ -219,7 +219,7 @@ class Judge:
     def leads(self, cards: Sequence[CardEvidence]) -> list[float]:
         """Each card's ranking score less the best *other* card's, or the model's floor when that is higher:
         a knowledge base of one card is judged like one of thousands."""
-        scores = [c.score for c in cards]
+        scores = [c.rank_score for c in cards]
         return [score - max([*scores[:i], *scores[i + 1 :], self.floor]) for i, score in enumerate(scores)]
 
     def table(self, cards: Sequence[CardEvidence], question_language: str | None) -> list[dict[int, Signals]]:

@@ -48,7 +48,7 @@ def to_evidence(
             record_id=hit.record_id,
             kind=hit.kind,
             text=hit.document,
-            score=float(score),
+            centred=float(score),
             facts=hit.facts,
             trust=trust_status(hit.facts.state, hit.facts.verified_until_epoch, now),
             affinity=affinity_weight * float(plain),
@@ -61,14 +61,14 @@ def to_evidence(
 
 @dataclass(frozen=True, slots=True)
 class CardEvidence:
-    """All evidence of one card, best ranked first; the card's score is its best record's."""
+    """All evidence of one card, best ranked first; the card's rank score is its best record's."""
 
     facts: CardFacts
     trust: TrustStatus
-    score: float  # ranking score: best record's rank score (centred cosine + affinity) plus the lexical boost
+    rank_score: float  # best record's rank score (centred cosine + affinity) plus the lexical boost
     evidence: tuple[Evidence, ...]
     dense_score: float = 0.0  # best language-centred cosine of its records alone
-    boost: float = 0.0  # the lexical and exact-identifier bonus in `score`
+    boost: float = 0.0  # the lexical and exact-identifier bonus in `rank_score`
     identifier_share: float = 0.0  # share of the question's identifiers ("E-4012") the card holds
     # that the card answers the question (rag/retrieval/decision.py): its best quotable record's
     confidence: float = 0.0
@@ -91,15 +91,15 @@ def group_by_card(
         CardEvidence(
             facts=items[0].facts,
             trust=items[0].trust,
-            score=items[0].rank_score + extra.get(card_id, 0.0),
+            rank_score=items[0].rank_score + extra.get(card_id, 0.0),
             evidence=tuple(items),
-            dense_score=max(e.score for e in items),
+            dense_score=max(e.centred for e in items),
             boost=extra.get(card_id, 0.0),
             identifier_share=shares.get(card_id, 0.0),
         )
         for card_id, items in grouped.items()
     ]
-    return sorted(cards, key=lambda c: c.score, reverse=True)[:limit]
+    return sorted(cards, key=lambda c: c.rank_score, reverse=True)[:limit]
 
 
 def chunk_body(chunk_text: str, title: str) -> str:

@@ -36,9 +36,10 @@ def refuse(untrusted_relevant: Sequence[CardEvidence]) -> Refusal:
             verified_at=c.facts.verified_at,
             verified_until=epoch_to_datetime(c.facts.verified_until_epoch),
             url=c.facts.url,
-            score=round(c.score, 4),
+            rank_score=round(c.rank_score, 4),
+            relevance=round(c.confidence, 4),
         )
-        for c in sorted(untrusted_relevant, key=lambda c: c.score, reverse=True)
+        for c in sorted(untrusted_relevant, key=lambda c: c.rank_score, reverse=True)
         if c.trust is not TrustStatus.VERIFIED
     )
     if not candidates:

@@ -264,7 +264,7 @@ class Verity:
             SearchHit(
                 facts=c.facts,
                 trust=c.trust,
-                score=round(c.score, 4),
+                rank_score=round(c.rank_score, 4),
                 snippet=_snippet(c) if c.trust is TrustStatus.VERIFIED else None,
                 relevance=round(c.confidence, 4),
             )

@@ -31,8 +31,8 @@ def facts(card_id: str, state: CardState = CardState.VERIFIED, until: int = NEVE
     )
 
 
-def sentence(card_id: str, text: str, score: float, trust: TrustStatus = TrustStatus.VERIFIED) -> Evidence:
-    return Evidence(f"{card_id}:{text}", RecordKind.SENTENCE, text, score, facts(card_id), trust)
+def sentence(card_id: str, text: str, centred: float, trust: TrustStatus = TrustStatus.VERIFIED) -> Evidence:
+    return Evidence(f"{card_id}:{text}", RecordKind.SENTENCE, text, centred, facts(card_id), trust)
 
 
 def test_best_sentence_comes_first_and_weak_ones_are_left_out() -> None:
@@ -54,7 +54,7 @@ def test_no_more_than_max_sentences_and_no_duplicates() -> None:
 def test_markers_follow_first_appearance_and_citations_quote_the_cards() -> None:
     chosen = [sentence("b", "From B.", 0.9), sentence("a", "From A.", 0.89), sentence("b", "More B.", 0.88)]
     cards = [
-        CardEvidence(facts("a"), TrustStatus.VERIFIED, 0.91, ()),
+        CardEvidence(facts("a"), TrustStatus.VERIFIED, 0.91, (), confidence=0.73219),
         CardEvidence(facts("b"), TrustStatus.VERIFIED, 0.9, ()),
     ]
     answer = compose_answer(chosen, cards)
@@ -64,7 +64,9 @@ def test_markers_follow_first_appearance_and_citations_quote_the_cards() -> None
         (2, "a", "From A."),
     ]
     assert answer.citations[0].verified_until is None  # never expires
-    assert answer.citations[1].score == 0.91
+    assert answer.citations[1].rank_score == 0.91
+    assert answer.citations[1].relevance == 0.7322  # the card's confidence, rounded like search's
+    assert answer.citations[0].relevance == 0.0
 
 
 def test_the_answerer_refuses_to_quote_untrusted_evidence() -> None:
@@ -72,10 +74,12 @@ def test_the_answerer_refuses_to_quote_untrusted_evidence() -> None:
         compose_answer([sentence("a", "Old.", 0.9, TrustStatus.EXPIRED)], [])
 
 
-def card(card_id: str, trust: TrustStatus, score: float) -> CardEvidence:
+def card(card_id: str, trust: TrustStatus, rank_score: float, confidence: float = 0.0) -> CardEvidence:
     state = CardState.UNVERIFIED if trust is TrustStatus.UNVERIFIED else CardState.VERIFIED
     until = NOT_VERIFIED_EPOCH if trust is TrustStatus.UNVERIFIED else 1_700_000_000
-    return CardEvidence(facts(card_id, state, until), trust, score, (), dense_score=score)
+    return CardEvidence(
+        facts(card_id, state, until), trust, rank_score, (), dense_score=rank_score, confidence=confidence
+    )
 
 
 def test_no_candidates_means_no_evidence() -> None:
@@ -85,9 +89,12 @@ def test_no_candidates_means_no_evidence() -> None:
 
 
 def test_reason_follows_the_most_relevant_candidate_and_all_are_listed() -> None:
-    refusal = refuse([card("old", TrustStatus.EXPIRED, 0.85), card("draft", TrustStatus.UNVERIFIED, 0.9)])
+    refusal = refuse([card("old", TrustStatus.EXPIRED, 0.85, 0.61234), card("draft", TrustStatus.UNVERIFIED, 0.9)])
     assert refusal.reason is RefusalReason.ONLY_UNVERIFIED
-    assert [c.card_id for c in refusal.candidates] == ["draft", "old"]
+    assert [(c.card_id, c.rank_score, c.relevance) for c in refusal.candidates] == [
+        ("draft", 0.9, 0.0),
+        ("old", 0.85, 0.6123),
+    ]
     assert refusal.candidates[1].verified_until == datetime.fromtimestamp(1_700_000_000, UTC)
     assert refuse([card("old", TrustStatus.EXPIRED, 0.85)]).reason is RefusalReason.ONLY_EXPIRED
 
@@ -106,6 +113,6 @@ def test_cards_rank_by_centred_score_plus_affinity_but_relevance_stays_centred()
     b_window = Evidence("b:w", RecordKind.CHUNK, "B window.", 0.52, facts("b"), TrustStatus.VERIFIED, affinity=0.08)
     cards = group_by_card([a_window, a_sentence, b_window], limit=2, boost={"a": 0.01})
     assert [c.facts.card_id for c in cards] == ["b", "a"]  # 0.60 against max(0.52, 0.45) + 0.01
-    assert cards[1].score == pytest.approx(0.53)
+    assert cards[1].rank_score == pytest.approx(0.53)
     assert cards[1].dense_score == pytest.approx(0.55)  # the best centred score, whatever ranked first
     assert cards[1].evidence[0].record_id == "a:w"  # evidence in ranking order

@@ -70,15 +70,21 @@ def test_the_bundled_model_names_every_signal() -> None:
     assert len(m.weights) == len(SIGNAL_NAMES) and 0 < m.answer_confidence < 1
 
 
-def sentence(card_id: str, score: float, language: str = "en") -> Evidence:
+def sentence(card_id: str, centred: float, language: str = "en") -> Evidence:
     return Evidence(
-        f"{card_id}:{score}", RecordKind.SENTENCE, "S.", score, facts(card_id), TrustStatus.VERIFIED, language=language
+        f"{card_id}:{centred}",
+        RecordKind.SENTENCE,
+        "S.",
+        centred,
+        facts(card_id),
+        TrustStatus.VERIFIED,
+        language=language,
     )
 
 
-def card_of(card_id: str, score: float, *sentences: Evidence) -> CardEvidence:
+def card_of(card_id: str, rank_score: float, *sentences: Evidence) -> CardEvidence:
     return CardEvidence(
-        facts(card_id), TrustStatus.VERIFIED, score, sentences, dense_score=max(s.score for s in sentences)
+        facts(card_id), TrustStatus.VERIFIED, rank_score, sentences, dense_score=max(s.centred for s in sentences)
     )
 
 

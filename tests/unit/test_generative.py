@@ -29,7 +29,7 @@ def card(card_id: str, *texts: str, trust: TrustStatus = TrustStatus.VERIFIED) -
         Evidence(f"{card_id}#{i}", RecordKind.CHUNK, f"Title {card_id}\n\n{t}", 0.9 - i / 100, facts(card_id), trust)
         for i, t in enumerate(texts)
     )
-    return CardEvidence(facts(card_id), trust, 0.9, evidence, 0.9)
+    return CardEvidence(facts(card_id), trust, 0.9, evidence, 0.9, confidence=0.81234)
 
 
 GUARD = Guard(HashEmbedder(), GuardPolicy(support_threshold=0.8))
@@ -75,6 +75,7 @@ def test_faithful_sentences_are_kept_and_cite_only_their_cards() -> None:
     assert judged.answer.text == f"{REFUND} [1]"
     assert [c.card_id for c in judged.answer.citations] == ["refund"]
     assert judged.answer.citations[0].verifier == "verifier@x"
+    assert (judged.answer.citations[0].rank_score, judged.answer.citations[0].relevance) == (0.9, 0.8123)
     assert judged.dropped == ()
 
 

@@ -80,8 +80,8 @@ def test_an_exact_identifier_outweighs_a_look_alike_code_but_not_visibility(worl
     exact = world.verity.with_policy(replace(world.verity.policy, lexical_weight=0.0, exact_term_weight=0.15))
     for question, holder in (("Müşteri E-7130 hatası alıyor", "e7130"), ("Customer sees E-7121 or E-4444", "e7121")):
         share = 0.15 if "E-4444" not in question else 0.075  # the card holds one of the question's two codes
-        before = {h.facts.card_id: h.score for h in dense.search(question, Asker()).hits}
-        after = {h.facts.card_id: h.score for h in exact.search(question, Asker()).hits}
+        before = {h.facts.card_id: h.rank_score for h in dense.search(question, Asker()).hits}
+        after = {h.facts.card_id: h.rank_score for h in exact.search(question, Asker()).hits}
         assert after[holder] == pytest.approx(before[holder] + share, abs=2e-4)
         assert all(after[c] == pytest.approx(before[c], abs=2e-4) for c in before if c != holder)
         assert exact.search(question, Asker()).hits[0].facts.card_id == holder

@@ -128,7 +128,7 @@ def test_search_reports_the_confidence_ask_decides_on(world: World) -> None:
     hits = world.verity.search(question, PUBLIC, top_k=5).hits
     assert {h.facts.card_id: h.relevance for h in hits} == confidence
     assert all(0.0 <= h.relevance <= 1.0 for h in hits)
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert [h.rank_score for h in hits] == sorted((h.rank_score for h in hits), reverse=True)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001])

@@ -94,7 +94,7 @@ class InProcessObserver:
         self._runtime.index.query(vector, scope, 5)
         floor_ms = (time.perf_counter() - started) * 1000
         trusted, untrusted = answerer.rank_cards(q.question, vector, asker, result.as_of, self._top_k)
-        ranked = sorted([*trusted, *untrusted], key=lambda c: c.score, reverse=True)[: self._top_k]
+        ranked = sorted([*trusted, *untrusted], key=lambda c: c.rank_score, reverse=True)[: self._top_k]
         best_trusted, best_untrusted = best_scores([(c.trust, c.confidence) for c in [*trusted, *untrusted]])
         citations: tuple[CheckedCitation, ...] = ()
         if result.answer is not None:
@@ -108,7 +108,7 @@ class InProcessObserver:
             verdict=verdict_of(q, result),
             answer=result.answer.text if result.answer is not None else None,
             citations=citations,
-            ranking=tuple(RankedCard(c.facts.card_id, c.trust, c.score) for c in ranked),
+            ranking=tuple(RankedCard(c.facts.card_id, c.trust, c.rank_score) for c in ranked),
             answered_at=result.as_of,
             best_trusted=best_trusted,
             best_untrusted=best_untrusted,

@@ -37,7 +37,7 @@ class CheckedCitation:
 class RankedCard:
     card_id: str
     trust: TrustStatus
-    score: float  # ranking score (dense plus lexical boost), as search orders cards
+    rank_score: float  # ranking score (dense plus lexical boost), as search orders cards
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +47,8 @@ class Observation:
     citations: tuple[CheckedCitation, ...]
     ranking: tuple[RankedCard, ...]  # best first, as many as the run's top_k
     answered_at: datetime  # the instant Verity evaluated its verification gate at
-    best_trusted: float | None  # best verified card's decision score; None: no verified card was found
-    best_untrusted: float | None  # best unverified or expired card's decision score
+    best_trusted: float | None  # best verified card's relevance (the decision's confidence); None: none found
+    best_untrusted: float | None  # best unverified or expired card's relevance
     floor_ms: float | None = None  # in process: one query embedding plus one Chroma query, measured beside it
 
     @property
@@ -71,7 +71,7 @@ def check_citation(
 
 
 def best_scores(ranked: Sequence[tuple[TrustStatus, float]]) -> tuple[float | None, float | None]:
-    """Pure: the best verified and the best untrusted score among (trust, score) pairs."""
+    """Pure: the best verified and the best untrusted relevance among (trust, relevance) pairs."""
     trusted = [s for t, s in ranked if t is TrustStatus.VERIFIED]
     untrusted = [s for t, s in ranked if t is not TrustStatus.VERIFIED]
     return (max(trusted) if trusted else None, max(untrusted) if untrusted else None)
