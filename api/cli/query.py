@@ -53,7 +53,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(result.model_dump_json(indent=2))
         return 0
     for rank, hit in enumerate(result.results, start=1):
-        print(f"{rank:>2}. {hit.score:.3f}  [{hit.trust.status.value:>10}]  {hit.title} ({hit.card_id})")
+        print(f"{rank:>2}. {hit.rank_score:.3f}  [{hit.trust.status.value:>10}]  {hit.title} ({hit.card_id})")
     return 0
 
 

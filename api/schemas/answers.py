@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.shared import CitationPublic, DroppedPublic, timings
+from api.schemas.shared import CitationPublic, DeprecatedScore, DroppedPublic, RankScore, Relevance, timings
 from rag.domain.trust import TrustStatus, epoch_to_datetime
 from rag.domain.types import AskResult, Candidate, RefusalReason, SearchResult
 from rag.services.drafts import Draft, HumanDecision
@@ -22,7 +22,9 @@ class CandidatePublic(BaseModel):
     verified_at: datetime | None
     verified_until: datetime | None
     url: str | None
-    score: float
+    rank_score: RankScore
+    relevance: Relevance
+    score: DeprecatedScore
 
     @classmethod
     def of(cls, c: Candidate) -> CandidatePublic:
@@ -35,6 +37,8 @@ class CandidatePublic(BaseModel):
             verified_at=c.verified_at,
             verified_until=c.verified_until,
             url=c.url,
+            rank_score=c.rank_score,
+            relevance=c.relevance,
             score=c.rank_score,
         )
 
@@ -96,11 +100,9 @@ class SearchHitPublic(BaseModel):
     collection: str
     url: str | None
     language: str | None
-    score: float = Field(description="Ranking score (results are ordered by it); not comparable across questions.")
-    relevance: float = Field(
-        description="Confidence (0-1) that the card answers the question: what /v1/ask compares with its bar "
-        "(VERITY_ANSWER_CONFIDENCE) to answer or refuse. Means the same on every knowledge base."
-    )
+    rank_score: RankScore
+    relevance: Relevance
+    score: DeprecatedScore
     trust: TrustPublic
     internal_only: bool
     snippet: str | None = Field(description="Only for cards verified now; null for unverified or expired cards.")
@@ -123,8 +125,9 @@ class SearchPublic(BaseModel):
                     collection=h.facts.collection,
                     url=h.facts.url,
                     language=h.facts.language,
-                    score=h.rank_score,
+                    rank_score=h.rank_score,
                     relevance=h.relevance,
+                    score=h.rank_score,
                     trust=TrustPublic(
                         status=h.trust,
                         owner=h.facts.owner,

@@ -1,5 +1,5 @@
-"""Pieces of several schemas: group names, and what both an answer and a reply draft return (the cited cards,
-the sentences the citation guard dropped, rounded timings)."""
+"""Pieces of several schemas: group names, the two scores of a card, and what both an answer and a reply draft
+return (the cited cards, the sentences the citation guard dropped, rounded timings)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,21 @@ from rag.domain.cards import GROUP_PATTERN
 from rag.domain.types import Citation, DroppedSentence
 
 Group = Annotated[str, StringConstraints(pattern=GROUP_PATTERN)]
+
+RankScore = Annotated[
+    float, Field(description="Ranking score (cards are ordered by it); not comparable across questions.")
+]
+Relevance = Annotated[
+    float,
+    Field(
+        description="Confidence (0-1) that the card answers the question: what /v1/ask compares with its bar "
+        "(VERITY_ANSWER_CONFIDENCE) to answer or refuse. Means the same on every knowledge base."
+    ),
+]
+# the ranking score's old name, kept for one release (CHANGELOG, Deprecated)
+DeprecatedScore = Annotated[
+    float, Field(deprecated=True, description="Deprecated alias of rank_score; removed in the next release.")
+]
 
 
 def timings(values: Mapping[str, float]) -> dict[str, float]:
@@ -31,7 +46,9 @@ class CitationPublic(BaseModel):
     verified_at: datetime | None
     verified_until: datetime | None = Field(description="null: the card does not expire.")
     snippet: str = Field(description="The card's words quoted in the answer.")
-    score: float
+    rank_score: RankScore
+    relevance: Relevance
+    score: DeprecatedScore
     internal_only: bool = Field(description="Internal note: never quote it to a customer.")
 
     @classmethod
@@ -46,6 +63,8 @@ class CitationPublic(BaseModel):
             verified_at=c.verified_at,
             verified_until=c.verified_until,
             snippet=c.snippet,
+            rank_score=c.rank_score,
+            relevance=c.relevance,
             score=c.rank_score,
             internal_only=c.internal_only,
         )

@@ -40,6 +40,24 @@ def test_search_returns_trust_facts(client: TestClient) -> None:
     assert all(isinstance(r["relevance"], float) for r in results)
 
 
+def test_scored_cards_carry_rank_score_relevance_and_the_deprecated_score_alias(client: TestClient) -> None:
+    answered = client.post("/v1/ask", json={"question": "Can Pro Annual plans be refunded within 30 days?"}).json()
+    refused = client.post("/v1/ask", json={"question": "How is the hub battery replaced by the customer?"}).json()
+    hits = client.post("/v1/search", json={"query": "hub battery", "top_k": 3}).json()["results"]
+    for card in [*answered["citations"], *refused["refusal"]["candidates"], *hits]:
+        assert 0.0 <= card["relevance"] <= 1.0
+        assert card["score"] == card["rank_score"]  # the old name, for one release
+
+
+def test_openapi_marks_score_deprecated_where_rank_score_replaces_it(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("CitationPublic", "CandidatePublic", "SearchHitPublic"):
+        properties = schemas[name]["properties"]
+        assert {"rank_score", "relevance", "score"} <= set(properties), name
+        assert properties["score"]["deprecated"] is True, name
+        assert "deprecated" not in properties["rank_score"], name
+
+
 @pytest.mark.parametrize(
     ("payload", "where"),
     [

@@ -38,7 +38,7 @@ def _problem(response: httpx.Response) -> str:
 def verdict_from_public(q: GoldenQuestion, result: AskPublic, latency_ms: float) -> Verdict:
     """Pure: the golden verdict of an /v1/ask response."""
     if result.refusal is None:
-        top = max((c.score for c in result.citations), default=None)
+        top = max((c.rank_score for c in result.citations), default=None)
         return Verdict(q, "answer", tuple(c.card_id for c in result.citations), (), top, latency_ms)
     candidates = tuple(c.card_id for c in result.refusal.candidates)
     return Verdict(q, result.refusal.reason.value, (), candidates, None, latency_ms)
@@ -109,7 +109,7 @@ class HttpObserver:
             self.clock_mismatches.append(q.id)
         found, _ = self._post("/v1/search", {"query": q.question, "groups": q.groups, "top_k": self._top_k})
         search = SearchPublic.model_validate(found)
-        ranking = tuple(RankedCard(h.card_id, h.trust.status, h.score) for h in search.results)
+        ranking = tuple(RankedCard(h.card_id, h.trust.status, h.rank_score) for h in search.results)
         best_trusted, best_untrusted = best_scores([(h.trust.status, h.relevance) for h in search.results])
         citations = tuple(
             check_citation(

@@ -39,7 +39,7 @@ def _svg(fig: Figure) -> str:
 
 
 def plot_decision_scores(report: EvalReport) -> str:
-    """Best verified card's score of answerable and should-refuse questions, with the threshold."""
+    """Best verified card's relevance (confidence) for answerable and should-refuse questions, with the bar."""
     answerable = [q.best_trusted for q in report.questions if q.expected_outcome == "answer" and q.best_trusted]
     refuse = [q.best_trusted for q in report.questions if q.expected_outcome != "answer" and q.best_trusted]
     fig, ax = plt.subplots(figsize=(6, 3.4))
