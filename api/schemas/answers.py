@@ -150,7 +150,7 @@ class CardRefPublic(BaseModel):
     url: str | None
     owner: str | None
     verifier: str | None
-    status: str
+    status: TrustStatus
 
 
 class NeedsHumanPublic(BaseModel):

@@ -69,7 +69,7 @@ class SentenceCheckPublic(BaseModel):
         return cls(
             text=s.text,
             status=s.status.value,
-            reason=s.reason,
+            reason=s.reason.value if s.reason is not None else None,
             detail=s.detail,
             quotable_to_customer=s.quotable_to_customer,
             cards=[CheckedCardPublic.of(c) for c in s.cards],

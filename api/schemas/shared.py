@@ -9,9 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from rag.answering.guard.core import GuardProblem
 from rag.domain.cards import GROUP_PATTERN
-from rag.domain.types import Citation, DroppedSentence
+from rag.domain.types import Citation, DroppedSentence, GuardProblem
 
 Group = Annotated[str, StringConstraints(pattern=GROUP_PATTERN)]
 
@@ -79,4 +78,4 @@ class DroppedPublic(BaseModel):
 
     @classmethod
     def of(cls, d: DroppedSentence) -> DroppedPublic:
-        return cls(text=d.text, problem=d.problem, detail=d.detail)
+        return cls(text=d.text, problem=d.problem.value, detail=d.detail)

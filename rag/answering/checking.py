@@ -29,6 +29,7 @@ from rag.answering.guard.core import SentenceVerdict
 from rag.answering.sentences import normalise_space
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.trust import epoch_to_datetime
+from rag.domain.types import GuardProblem
 from rag.retrieval.evidence import CardEvidence
 
 MAX_SENTENCES = 40  # sentences of one reply: each is a store query and a guard check
@@ -65,7 +66,7 @@ class SentenceCheck:
     text: str  # the sentence as written (markers included, white space folded)
     status: CheckStatus
     cards: tuple[CheckedCard, ...] = ()
-    reason: str | None = None  # not_supported: the guard's problem code
+    reason: GuardProblem | None = None  # not_supported: the guard's problem code
     detail: str = ""
 
     @property
@@ -145,7 +146,7 @@ def judged(
     words did is taken to rest on every card it was checked against."""
     if not verdict.ok:
         cards = tuple(checked_card(e.card) for e in evidence)
-        return SentenceCheck(sentence.text, CheckStatus.NOT_SUPPORTED, cards, str(verdict.problem), verdict.detail)
+        return SentenceCheck(sentence.text, CheckStatus.NOT_SUPPORTED, cards, verdict.problem, verdict.detail)
     words: dict[int, list[str]] = {}
     for marker, text in (*verdict.evidence, *more_support):
         kept = words.setdefault(marker, [])

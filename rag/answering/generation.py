@@ -152,7 +152,7 @@ class ReplyGuard:
             return [], Judged(None, (), True, ())
         fresh = self._judge(split_claims(self._text))
         verdicts = self._verdicts
-        dropped = tuple(DroppedSentence(v.sentence, str(v.problem), v.detail) for v in verdicts if not v.ok)
+        dropped = tuple(v.dropped() for v in verdicts if not v.ok)
         kept = [v for v in verdicts if v.ok]
         if not kept or (dropped and self._policy is LlmUnsupported.REFUSE):
             return fresh, Judged(None, dropped, False, tuple(verdicts))

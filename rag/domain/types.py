@@ -85,12 +85,28 @@ class AnswerSentence:
     marker: int
 
 
+class GuardProblem(StrEnum):
+    """Why the citation guard rejected a sentence (rag/answering/guard/). Clients are told new codes may be added."""
+
+    NO_CITATION = "no_citation"
+    UNKNOWN_CITATION = "unknown_citation"
+    UNSUPPORTED_FACT = "unsupported_fact"  # a number or identifier the cited evidence does not state
+    UNSUPPORTED_NAME = "unsupported_name"  # a name the cited evidence does not state, which pulls away from it
+    UNSUPPORTED_CLAUSE = "unsupported_clause"  # one clause of the sentence is not in the cited evidence
+    UNSUPPORTED_WORDS = "unsupported_words"  # same language as the evidence, but most of its words are not there
+    UNSUPPORTED = "unsupported"  # no cited sentence says this
+    NEGATION = "negation_mismatch"  # the sentence and its evidence differ in polarity
+    WRONG_CITATION = "wrong_citation"
+    NOT_QUOTED = "not_quoted"  # the verifier model quoted no evidence words for it (rag/answering/guard/verifier.py)
+    QUOTE_NOT_FOUND = "quote_not_in_evidence"  # the words it quoted are not in the cited evidence
+
+
 @dataclass(frozen=True, slots=True)
 class DroppedSentence:
     """A generated sentence the citation guard removed, with its reason (shown to the agent, not sent on)."""
 
     text: str
-    problem: str
+    problem: GuardProblem
     detail: str
 
 

@@ -94,11 +94,11 @@ def _draft(
 
 def _card_ref(card: CardEvidence) -> CardRef:
     f = card.facts
-    return CardRef(f.card_id, f.title, f.collection, f.url, f.owner, f.verifier, str(card.trust))
+    return CardRef(f.card_id, f.title, f.collection, f.url, f.owner, f.verifier, card.trust)
 
 
 def _candidate_ref(c: Candidate) -> CardRef:
-    return CardRef(c.card_id, c.title, "", c.url, c.owner, c.verifier, str(c.status))
+    return CardRef(c.card_id, c.title, "", c.url, c.owner, c.verifier, c.status)
 
 
 def _language_notes(language: str, cards: Sequence[CardEvidence], cited: Sequence[Citation]) -> Iterator[str]:

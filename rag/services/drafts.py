@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rag.answering.generation import INSUFFICIENT, PromptEvidence, evidence_blocks, fence
+from rag.domain.trust import TrustStatus
 from rag.domain.types import Citation, DroppedSentence, RefusalReason
 
 DEFAULT_LANGUAGE = "en"
@@ -189,7 +190,7 @@ class CardRef:
     url: str | None
     owner: str | None
     verifier: str | None
-    status: str
+    status: TrustStatus
 
 
 @dataclass(frozen=True, slots=True)

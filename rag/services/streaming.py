@@ -148,7 +148,7 @@ def _answer_events(p: Prepared, answer: Answer) -> Iterator[AskEvent]:
 
 
 def dropped_event(v: SentenceVerdict) -> DroppedEvent:
-    return DroppedEvent(DroppedSentence(v.sentence, str(v.problem), v.detail))
+    return DroppedEvent(v.dropped())
 
 
 def closer(deltas: Iterator[str]) -> Callable[[], None]:

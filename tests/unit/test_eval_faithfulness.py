@@ -11,7 +11,8 @@ from evals.golden import GoldenQuestion, Outcome, Verdict
 from evals.harness.observing.observation import CheckedCitation, Observation
 from evals.harness.scoring.faithfulness import OfflineFaithfulness, agreement, ragas_scores, supported_share
 from evals.harness.scoring.tradeoff import answers_at, replay_agreement, tradeoff
-from rag.answering.guard.core import Guard, GuardPolicy, GuardProblem, SentenceVerdict
+from rag.answering.guard.core import Guard, GuardPolicy, SentenceVerdict
+from rag.domain.types import GuardProblem
 from tests.fakes import HashEmbedder
 
 AS_OF = datetime(2026, 11, 22, 12, tzinfo=UTC)

@@ -1,9 +1,14 @@
 """The citation guard over a bag-of-words fake embedder: identical wording is full support."""
 
+from dataclasses import replace
+
+import pytest
+
 from rag.answering.guard.claims import clauses, hard_facts, numbers, split_claims
-from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, GuardProblem
+from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, SentenceVerdict
 from rag.answering.guard.names import fold, found_in, name_words, same_name
 from rag.answering.guard.polarity import Polarity, cue_table
+from rag.domain.types import DroppedSentence, GuardProblem
 from tests.fakes import HashEmbedder
 
 EVIDENCE = (
@@ -127,3 +132,10 @@ def test_a_sentence_whose_polarity_cannot_be_read_says_so() -> None:
     [(problem, unchecked)] = verdicts("Pro Annual plans can be refunded in full within 30 days of purchase. [1]", "tr")
     assert problem is None
     assert unchecked == ("the polarity of tr cannot be read",)
+
+
+def test_a_dropped_sentence_keeps_the_guards_problem_code() -> None:
+    verdict = SentenceVerdict("Refunds take a year. [1]", "Refunds take a year.", (1,), GuardProblem.UNSUPPORTED, "why")
+    assert verdict.dropped() == DroppedSentence("Refunds take a year. [1]", GuardProblem.UNSUPPORTED, "why")
+    with pytest.raises(ValueError, match="passed"):
+        replace(verdict, problem=None).dropped()

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 from pydantic import ValidationError
 
-from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, GuardProblem, SentenceVerdict
+from rag.answering.guard.core import Guard, GuardEvidence, GuardPolicy, SentenceVerdict
 from rag.answering.guard.verifier import Quote, QuoteVerifier, parse_quotes, verbatim_in, verify_messages
 from rag.config import GuardVerifier, LlmUnsupported, Settings
 from rag.domain.errors import ErrorCode, VerityError
-from rag.domain.types import Asker
+from rag.domain.types import Asker, GuardProblem
 from rag.services.ask import Verity
 from rag.services.drafts import strip_markers
 from rag.services.streaming import DroppedEvent, ResultEvent, TextEvent

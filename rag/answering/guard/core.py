@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
@@ -43,22 +42,9 @@ from rag.answering.guard.claims import LEADING_ANSWER, clauses, hard_facts, spli
 from rag.answering.guard.names import found_in, name_words, words
 from rag.answering.guard.polarity import Polarity
 from rag.config import default_of
+from rag.domain.types import DroppedSentence, GuardProblem
 from rag.ports import Embedder
 from rag.retrieval.languages import shared_identifier
-
-
-class GuardProblem(StrEnum):
-    NO_CITATION = "no_citation"
-    UNKNOWN_CITATION = "unknown_citation"
-    UNSUPPORTED_FACT = "unsupported_fact"  # a number or identifier the cited evidence does not state
-    UNSUPPORTED_NAME = "unsupported_name"  # a name the cited evidence does not state, which pulls away from it
-    UNSUPPORTED_CLAUSE = "unsupported_clause"  # one clause of the sentence is not in the cited evidence
-    UNSUPPORTED_WORDS = "unsupported_words"  # same language as the evidence, but most of its words are not there
-    UNSUPPORTED = "unsupported"  # no cited sentence says this
-    NEGATION = "negation_mismatch"  # the sentence and its evidence differ in polarity
-    WRONG_CITATION = "wrong_citation"
-    NOT_QUOTED = "not_quoted"  # the verifier model quoted no evidence words for it (rag/answering/guard/verifier.py)
-    QUOTE_NOT_FOUND = "quote_not_in_evidence"  # the words it quoted are not in the cited evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +71,12 @@ class SentenceVerdict:
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+    def dropped(self) -> DroppedSentence:
+        """This verdict as a sentence the guard removed; only for a verdict that is not ok."""
+        if self.problem is None:
+            raise ValueError("the guard passed this sentence: it is not dropped")
+        return DroppedSentence(self.sentence, self.problem, self.detail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from rag.answering.generation import fence
-from rag.answering.guard.core import Guard, GuardEvidence, GuardProblem, PreparedEvidence, SentenceVerdict
+from rag.answering.guard.core import Guard, GuardEvidence, PreparedEvidence, SentenceVerdict
 from rag.domain.errors import VerityError
+from rag.domain.types import GuardProblem
 from rag.ports import ChatModel
 
 log = logging.getLogger("verity.verifier")
