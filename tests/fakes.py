@@ -162,7 +162,7 @@ class InMemoryCardIndex:
     def _in_scope(self, record: IndexRecord, facts: CardFacts, scope: Scope) -> bool:
         if scope.kind is not None and record.kind is not scope.kind:
             return False
-        if facts.groups and not scope.asker.groups.intersection(facts.groups):
+        if not scope.asker.may_see(facts.groups):
             return False
         trusted = facts.state is CardState.VERIFIED and facts.verified_until_epoch > scope.now_epoch
         if scope.trust is TrustFilter.TRUSTED and not trusted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -16,6 +17,12 @@ class Asker:
 
     groups: frozenset[str] = frozenset()
     subject: str = "anonymous"
+
+    def may_see(self, card_groups: Iterable[str]) -> bool:
+        """The one visibility rule: a card open to everyone (no groups), or in one of the asker's groups.
+        The Chroma adapter states the same rule as a `where` filter (rag/adapters/chroma/records.py)."""
+        groups = tuple(card_groups)
+        return not groups or not self.groups.isdisjoint(groups)
 
 
 class RecordKind(StrEnum):

@@ -19,7 +19,7 @@ from rag.retrieval.centering import LanguageCentroids, PreparedQuery
 
 
 def visible_to(facts: CardFacts, asker: Asker) -> bool:
-    return not facts.groups or bool(asker.groups.intersection(facts.groups))
+    return asker.may_see(facts.groups)
 
 
 def to_evidence(

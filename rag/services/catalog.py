@@ -44,7 +44,7 @@ class CollectionTrust:
 
 
 def visible(card: Card, asker: Asker) -> bool:
-    return not card.groups or bool(asker.groups.intersection(card.groups))
+    return asker.may_see(card.groups)
 
 
 @dataclass(frozen=True, slots=True)

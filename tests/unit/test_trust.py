@@ -43,3 +43,12 @@ def test_sentinels_are_not_shown_as_dates() -> None:
     assert epoch_to_datetime(NEVER_EXPIRES_EPOCH) is None
     assert epoch_to_datetime(0) is None
     assert epoch_to_datetime(1_800_000_000) == datetime.fromtimestamp(1_800_000_000, UTC)
+
+
+def test_the_one_visibility_rule() -> None:
+    from rag.domain.types import Asker
+
+    assert Asker().may_see(())  # open to everyone
+    assert not Asker().may_see(("finance",))
+    assert Asker(frozenset({"support", "finance"})).may_see(["finance", "legal"])
+    assert not Asker(frozenset({"support"})).may_see(["finance", "legal"])
