@@ -101,14 +101,12 @@ class GapInbox:
         return self._clock.now()
 
     def gaps(self, reader: Asker, window: timedelta | None = None, limit: int = 20) -> list[Gap]:
-        """The reader's gap inbox: most demanded first."""
+        """The reader's gap inbox: most demanded first. Only the gaps shown search their nearest cards."""
         now = self._clock.now()
-        refused = self._refused(now - (window or self.policy.window), now + timedelta(microseconds=1))
-        groups = self._group(refused)
+        groups = {_gap_id(members): members for members in self._window_groups(window, now)}
         closures = self._closures.gap_closures()
-        gaps = [self._gap(members, reader, now, closures) for members in groups]
-        gaps.sort(key=lambda g: (g.status is GapStatus.CLOSED, -g.count, -g.last_seen.timestamp()))
-        return gaps[:limit]
+        ranked = sorted((self._gap(members, closures) for members in groups.values()), key=_demand)
+        return [self._shown(gap, groups[gap.id], reader, now) for gap in ranked[:limit]]
 
     def close(
         self, gap_id: str, card_id: str, closer: Asker, window: timedelta | None = None, every_card: bool = False
@@ -119,12 +117,16 @@ class GapInbox:
         card = self._cards.get_card(card_id) if every_card else self._cards.get_visible_card(card_id, closer)
         if card is None:
             raise VerityError(ErrorCode.NOT_FOUND, f"no card {card_id!r}")
-        gap = next((g for g in self.gaps(closer, window, limit=10**9) if g.id == gap_id), None)
-        if gap is None:
+        members = next((m for m in self._window_groups(window, now) if _gap_id(m) == gap_id), None)
+        if members is None:
             raise VerityError(ErrorCode.NOT_FOUND, f"no gap {gap_id!r} in the window")
-        closure = GapClosure(gap.event_ids, card_id, now, closer.subject)
+        closure = GapClosure(frozenset(m.id for m in members), card_id, now, closer.subject)
         self._closures.close_gap(closure)
         return closure
+
+    def _window_groups(self, window: timedelta | None, now: datetime) -> list[list[StoredEvent]]:
+        start = now - (window or self.policy.window)
+        return self._group(self._refused(start, now + timedelta(microseconds=1)))
 
     def _refused(self, start: datetime, end: datetime) -> list[StoredEvent]:
         events = [
@@ -149,18 +151,17 @@ class GapInbox:
             groups.setdefault(label, []).append(stored)
         return list(groups.values())
 
-    def _gap(self, members: list[StoredEvent], reader: Asker, now: datetime, closures: list[GapClosure]) -> Gap:
+    def _gap(self, members: list[StoredEvent], closures: list[GapClosure]) -> Gap:
+        """The gap as counted, without what depends on the reader (its nearest cards, its closure's card)."""
         ids = frozenset(s.id for s in members)
         times = [s.event.at for s in members]
         closure = next((c for c in reversed(closures) if c.event_ids & ids), None)
         status = GapStatus.OPEN
         if closure is not None:
             status = GapStatus.REOPENED if max(times) > closure.at else GapStatus.CLOSED
-            if self._cards.get_visible_card(closure.card_id, reader) is None:
-                closure = replace(closure, card_id="")  # closed with a card the reader may not see: no id
         counts = Counter(s.event.language or "und" for s in members)
         return Gap(
-            id=f"g{min(ids)}",
+            id=_gap_id(members),
             status=status,
             count=len(members),
             askers=len({s.event.subject for s in members}),
@@ -168,10 +169,17 @@ class GapInbox:
             last_seen=max(times),
             languages=tuple(counts.most_common()),
             examples=self._examples(members),
-            nearest=self._nearest(members, reader, now),
+            nearest=(),
             closure=closure,
             event_ids=ids,
         )
+
+    def _shown(self, gap: Gap, members: list[StoredEvent], reader: Asker, now: datetime) -> Gap:
+        """The gap as `reader` sees it: the nearest cards they may see, and no id of a hidden closing card."""
+        closure = gap.closure
+        if closure is not None and self._cards.get_visible_card(closure.card_id, reader) is None:
+            closure = replace(closure, card_id="")
+        return replace(gap, nearest=self._nearest(members, reader, now), closure=closure)
 
     def _examples(self, members: list[StoredEvent]) -> tuple[GapQuestion, ...]:
         shown: Counter[str | None] = Counter()
@@ -196,3 +204,12 @@ class GapInbox:
                 trust = trust_status(hit.facts.state, hit.facts.verified_until_epoch, now)
                 cards[hit.facts.card_id] = NearCard(hit.facts, trust)
         return tuple(cards.values())
+
+
+def _gap_id(members: list[StoredEvent]) -> str:
+    return f"g{min(s.id for s in members)}"
+
+
+def _demand(gap: Gap) -> tuple[bool, int, float]:
+    """Open and reopened gaps first, then the most asked, then the most recent."""
+    return (gap.status is GapStatus.CLOSED, -gap.count, -gap.last_seen.timestamp())
