@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from rag.adapters.state.feedback import _retry_while_locked
+from rag.adapters.state.sqlite import retry_while_locked
 
 
 def flaky(failures: int, message: str = "database is locked") -> tuple[list[int], Callable[[], None]]:
@@ -23,19 +23,19 @@ def flaky(failures: int, message: str = "database is locked") -> tuple[list[int]
 
 def test_a_lock_that_clears_is_waited_for() -> None:
     calls, statement = flaky(3)
-    _retry_while_locked(statement, timeout_ms=5000)
+    retry_while_locked(statement, timeout_ms=5000)
     assert len(calls) == 4
 
 
 def test_a_lock_that_does_not_clear_fails_within_the_timeout() -> None:
     calls, statement = flaky(10_000)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
-        _retry_while_locked(statement, timeout_ms=50)
+        retry_while_locked(statement, timeout_ms=50)
     assert 1 < len(calls) < 20
 
 
 def test_other_errors_are_not_retried() -> None:
     calls, statement = flaky(1, "no such table: feedback")
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
-        _retry_while_locked(statement, timeout_ms=5000)
+        retry_while_locked(statement, timeout_ms=5000)
     assert len(calls) == 1

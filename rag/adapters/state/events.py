@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from rag.adapters.state.sqlite import retry_while_locked
 from rag.domain.errors import ErrorCode, VerityError
 from rag.domain.events import (
     CardRole,
@@ -128,7 +129,7 @@ def _engine(url: str, busy_timeout_ms: int) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if not memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            retry_while_locked(lambda: cursor.execute("PRAGMA journal_mode = WAL"), busy_timeout_ms)
         cursor.close()
 
     return engine

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from rag.adapters.state.sqlite import retry_while_locked
 from rag.domain.clock import Clock, SystemClock
 from rag.domain.errors import ErrorCode, VerityError
 
@@ -110,8 +110,8 @@ class SQLiteFeedbackStore:
                 str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
             )
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            _retry_while_locked(lambda: self._db.execute("PRAGMA journal_mode = WAL"), busy_timeout_ms)
-            _retry_while_locked(lambda: self._db.execute(SCHEMA), busy_timeout_ms)
+            retry_while_locked(lambda: self._db.execute("PRAGMA journal_mode = WAL"), busy_timeout_ms)
+            retry_while_locked(lambda: self._db.execute(SCHEMA), busy_timeout_ms)
         except (OSError, sqlite3.Error) as exc:
             raise VerityError(ErrorCode.STORE_UNAVAILABLE, f"cannot open the feedback store: {exc}") from exc
 
@@ -150,26 +150,6 @@ class SQLiteFeedbackStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _retry_while_locked(statement: Callable[[], object], timeout_ms: int) -> None:
-    """Run a statement SQLite may refuse at once with "database is locked", without calling its busy handler.
-
-    Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY straight away when
-    another process is opening the same file (the busy timeout does not apply), so several servers or
-    workers starting together would fail. Retry with a short back-off for up to the busy timeout.
-    """
-    deadline = time.monotonic() + timeout_ms / 1000
-    pause = 0.005
-    while True:
-        try:
-            statement()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
 
 
 @contextmanager
